@@ -1,0 +1,15 @@
+//! The pure core of ZenoAuth: entities, value objects, ports (the traits that
+//! adapters implement) and use cases that talk only to ports. No I/O, no
+//! async runtime, no database or HTTP types, no wall clock: time and
+//! randomness come in through the [`ports::Clock`] and
+//! [`ports::RandomSource`] ports.
+
+pub mod bootstrap;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ports;
+pub mod testing;
+pub mod values;
+
+pub use error::{Error, Result, ValidationError};

@@ -1,0 +1,310 @@
+//! Ports: the traits the domain needs the outside world to implement.
+//! Store ports speak domain types and [`Error`]; every tenant-scoped method
+//! takes a non-optional [`OrganizationId`] and must never reach another
+//! organization's rows. Object-safe, for `Arc<dyn Port>`.
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{Result, ValidationError};
+use crate::ids::{
+    ApplicationId, AuthorizationCodeId, OrganizationId, RefreshTokenFamilyId, SessionId, SigningKeyId, UserId,
+};
+use crate::model::{
+    Application, AuditEvent, AuthorizationCode, CodeRedemption, Organization, RefreshRotation, RefreshToken,
+    RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
+};
+use crate::values::{ClientId, Email, Password, PasswordHash, SecretDigest, Slug};
+
+/// Keyset pagination: items with an id greater than `after`, in id order
+/// (ids are UUIDv7, so that is creation order), at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    after: Option<Uuid>,
+    limit: u32,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn new(after: Option<Uuid>, limit: u32) -> Result<Self, ValidationError> {
+        if limit == 0 || limit > Self::MAX_LIMIT {
+            return Err(ValidationError::new("limit", "must be 1 to 200"));
+        }
+        Ok(Self { after, limit })
+    }
+
+    /// The first page of at most `limit` (clamped to 1..=MAX_LIMIT) items.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit: limit.clamp(1, Self::MAX_LIMIT) }
+    }
+
+    pub fn after(&self) -> Option<Uuid> {
+        self.after
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+/// Filters for listing users; every given filter must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserQuery {
+    /// Normalised-email prefix (matched case-insensitively, as emails are stored lower-case).
+    pub email_prefix: Option<String>,
+    /// A top-level profile attribute equal to a scalar JSON value (string, number or bool).
+    pub profile_attribute: Option<(String, Json)>,
+}
+
+/// Filters for listing audit events; every given filter must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub event_type: Option<String>,
+    /// Inclusive lower bound on `occurred_at`.
+    pub from: Option<OffsetDateTime>,
+    /// Exclusive upper bound on `occurred_at`.
+    pub until: Option<OffsetDateTime>,
+}
+
+/// The tenants. Not tenant-scoped itself.
+#[async_trait]
+pub trait OrganizationRepository: Send + Sync {
+    /// `Conflict("organization_slug")` when the slug is taken.
+    async fn create(&self, organization: &Organization) -> Result<()>;
+    async fn get(&self, id: OrganizationId) -> Result<Organization>;
+    async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organization>>;
+    /// Writes name, settings and `updated_at` (the slug is permanent).
+    async fn update(&self, organization: &Organization) -> Result<()>;
+    /// Deletes the organization with everything it owns.
+    async fn delete(&self, id: OrganizationId) -> Result<()>;
+    async fn list(&self, page: &PageRequest) -> Result<Vec<Organization>>;
+}
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// `Conflict("user_email")` when the email is taken in this organization;
+    /// `NotFound("organization")` when the organization does not exist.
+    async fn create(&self, user: &User) -> Result<()>;
+    async fn get(&self, organization: OrganizationId, id: UserId) -> Result<User>;
+    async fn find_by_email(&self, organization: OrganizationId, email: &Email) -> Result<Option<User>>;
+    /// Writes every mutable field of the user identified by (organization, id).
+    async fn update(&self, user: &User) -> Result<()>;
+    /// Deletes the user with their sessions, codes and refresh tokens.
+    async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()>;
+    async fn list(&self, organization: OrganizationId, query: &UserQuery, page: &PageRequest) -> Result<Vec<User>>;
+}
+
+#[async_trait]
+pub trait ApplicationRepository: Send + Sync {
+    /// `Conflict("application_client_id")` when the client_id is taken in this organization.
+    async fn create(&self, application: &Application) -> Result<()>;
+    async fn get(&self, organization: OrganizationId, id: ApplicationId) -> Result<Application>;
+    async fn find_by_client_id(
+        &self,
+        organization: OrganizationId,
+        client_id: &ClientId,
+    ) -> Result<Option<Application>>;
+    /// Writes every mutable field (not the client_id) of (organization, id).
+    async fn update(&self, application: &Application) -> Result<()>;
+    /// Deletes the application with its codes and refresh tokens.
+    async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()>;
+    async fn list(&self, organization: OrganizationId, page: &PageRequest) -> Result<Vec<Application>>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create(&self, session: &Session) -> Result<()>;
+    /// The session whose cookie digests to `token_digest`, unless it expired by `now`.
+    async fn find_by_token_digest(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>>;
+    async fn get(&self, organization: OrganizationId, id: SessionId) -> Result<Session>;
+    /// The user's unexpired sessions, oldest first.
+    async fn list_for_user(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>>;
+    async fn delete(&self, organization: OrganizationId, id: SessionId) -> Result<()>;
+    /// Deletes every session of the user; returns how many.
+    async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<u64>;
+    /// Housekeeping across all organizations: deletes sessions expired by `now`.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait AuthorizationCodeStore: Send + Sync {
+    async fn create(&self, code: &AuthorizationCode) -> Result<()>;
+    /// Atomically redeems the code: of any number of concurrent callers exactly
+    /// one gets `Redeemed`, the others `Replayed`. Unknown or expired codes are
+    /// `InvalidGrant`.
+    async fn redeem(
+        &self,
+        organization: OrganizationId,
+        code_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption>;
+    /// Housekeeping across all organizations.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Starts a family with its first token.
+    async fn create_family(&self, family: &RefreshTokenFamily, first: &RefreshToken) -> Result<()>;
+    /// The token and its family, whatever their state (the caller judges expiry).
+    async fn find(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+    ) -> Result<Option<(RefreshToken, RefreshTokenFamily)>>;
+    /// Atomically exchanges the presented token for `successor`. If it was
+    /// current: `Rotated`. If it had been rotated already: the family is revoked
+    /// and `ReuseDetected`. Unknown, expired or revoked: `InvalidGrant`.
+    /// Of concurrent callers with one token, exactly one gets `Rotated`.
+    async fn rotate(
+        &self,
+        organization: OrganizationId,
+        presented: &SecretDigest,
+        successor: &SecretDigest,
+        successor_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<RefreshRotation>;
+    async fn revoke_family(
+        &self,
+        organization: OrganizationId,
+        family: RefreshTokenFamilyId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Revokes the families issued from a code (on code replay); returns how many.
+    async fn revoke_for_code(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+    async fn revoke_for_session(
+        &self,
+        organization: OrganizationId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+    async fn revoke_for_user(&self, organization: OrganizationId, user: UserId, now: OffsetDateTime) -> Result<u64>;
+    /// Housekeeping: deletes families (and their tokens) expired by `now`.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Idempotent: revoking a revoked jti again succeeds.
+    async fn revoke(&self, revocation: &Revocation) -> Result<()>;
+    async fn is_revoked(&self, organization: OrganizationId, jti: &str) -> Result<bool>;
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait SigningKeyRepository: Send + Sync {
+    async fn create(&self, key: &SigningKey) -> Result<()>;
+    /// Every key of the organization still published, newest first.
+    async fn list(&self, organization: OrganizationId) -> Result<Vec<SigningKey>>;
+    /// The newest active key for the algorithm.
+    async fn find_active(
+        &self,
+        organization: OrganizationId,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Option<SigningKey>>;
+    /// Stops the key signing; it stays published until `expires_at`.
+    async fn retire(
+        &self,
+        organization: OrganizationId,
+        id: SigningKeyId,
+        retired_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// Housekeeping: deletes retired keys whose `expires_at` has passed.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Writes a batch of events, all or none.
+    async fn append(&self, events: &[AuditEvent]) -> Result<()>;
+    async fn list(
+        &self,
+        organization: OrganizationId,
+        query: &AuditQuery,
+        page: &PageRequest,
+    ) -> Result<Vec<AuditEvent>>;
+}
+
+/// Every store port, as one bundle the server builds once from configuration.
+#[derive(Clone)]
+pub struct Stores {
+    pub organizations: std::sync::Arc<dyn OrganizationRepository>,
+    pub users: std::sync::Arc<dyn UserRepository>,
+    pub applications: std::sync::Arc<dyn ApplicationRepository>,
+    pub sessions: std::sync::Arc<dyn SessionStore>,
+    pub authorization_codes: std::sync::Arc<dyn AuthorizationCodeStore>,
+    pub refresh_tokens: std::sync::Arc<dyn RefreshTokenStore>,
+    pub revocations: std::sync::Arc<dyn RevocationStore>,
+    pub signing_keys: std::sync::Arc<dyn SigningKeyRepository>,
+    pub audit: std::sync::Arc<dyn AuditLog>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
+
+/// The wall clock, injected so expiry, rotation and lockout are testable.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Cryptographically secure randomness (the OS RNG in production).
+pub trait RandomSource: Send + Sync {
+    fn fill(&self, bytes: &mut [u8]);
+}
+
+/// Hashes human passwords (Argon2id). Hashing is slow on purpose; adapters
+/// run it off the async runtime and bound how many run at once.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash>;
+    /// `Ok(false)` for a wrong password; `Err` only when hashing itself failed.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool>;
+    /// Whether the hash was made with other parameters than the current ones.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
+}
+
+/// Makes signing keys and signs compact JWS with them.
+pub trait TokenSigner: Send + Sync {
+    /// A new key pair; the private half comes back encrypted at rest.
+    fn generate(
+        &self,
+        id: SigningKeyId,
+        organization: OrganizationId,
+        algorithm: SigningAlgorithm,
+        now: OffsetDateTime,
+    ) -> Result<SigningKey>;
+    /// A compact JWS of `claims` with header `{alg, kid, typ}`.
+    fn sign(&self, key: &SigningKey, typ: &str, claims: &Json) -> Result<String>;
+}
+
+/// Checks compact JWS against published keys.
+pub trait TokenVerifier: Send + Sync {
+    /// The verified claims. `Unauthorized` when malformed, signed by no key in
+    /// `keys`, or signed with an algorithm other than the key's. Claims such as
+    /// `exp` are the caller's to judge.
+    fn verify(&self, keys: &[SigningKey], token: &str) -> Result<Json>;
+}
