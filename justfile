@@ -1,0 +1,28 @@
+# The front door. `just` lists the recipes. Builds share one target directory
+# outside the clone (override with CARGO_TARGET_DIR).
+set shell := ["bash", "-euo", "pipefail", "-c"]
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/zenoauth/target")
+
+default:
+    @just --list
+
+# Start the server (embedded SQLite unless DATABASE_URL is set); bootstraps on first start.
+run *args:
+    cargo run -- serve {{args}}
+
+# Every check CI runs: fmt, clippy, all tests (finds or starts PostgreSQL).
+test:
+    scripts/test
+
+# Formatting and lints only.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Regenerate docs/openapi.json from the code.
+openapi:
+    cargo run -q -- openapi > docs/openapi.json
+
+# Apply migrations to DATABASE_URL.
+migrate:
+    cargo run -- migrate
