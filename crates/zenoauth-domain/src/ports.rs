@@ -304,7 +304,9 @@ pub trait TokenSigner: Send + Sync {
 /// Checks compact JWS against published keys.
 pub trait TokenVerifier: Send + Sync {
     /// The verified claims. `Unauthorized` when malformed, signed by no key in
-    /// `keys`, or signed with an algorithm other than the key's. Claims such as
-    /// `exp` are the caller's to judge.
-    fn verify(&self, keys: &[SigningKey], token: &str) -> Result<Json>;
+    /// `keys`, signed with an algorithm other than the key's, or when the
+    /// header's `typ` is not `expected_typ` (e.g. `at+jwt`, RFC 9068 §4), so
+    /// one kind of token cannot be passed off as another. Claims such as `exp`
+    /// are the caller's to judge.
+    fn verify(&self, keys: &[SigningKey], token: &str, expected_typ: &str) -> Result<Json>;
 }

@@ -1,1 +1,74 @@
-//! placeholder
+//! Every ZenoAuth store port in memory, for tests and for running without a
+//! database: the same semantics as the SQL adapters (uniqueness rules,
+//! `NotFound` for missing parents, cascading deletes, atomic code redemption
+//! and refresh rotation, all under one lock), checked by the same conformance
+//! suite. [`Faults`] make calls fail or slow on demand, for reliability tests.
+
+mod adapters;
+mod faults;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use zenoauth_domain::ports::Stores;
+use zenoauth_domain::Result;
+
+pub use adapters::{
+    MemoryApplicationRepository, MemoryAuditLog, MemoryAuthorizationCodeStore, MemoryOrganizationRepository,
+    MemoryRefreshTokenStore, MemoryRevocationStore, MemorySessionStore, MemorySigningKeyRepository,
+    MemoryUserRepository,
+};
+pub use faults::{Faults, InjectedFault};
+
+use state::State;
+
+/// One in-memory database. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryDatabase {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: Mutex<State>,
+    faults: Faults,
+}
+
+impl MemoryDatabase {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every store port over this database.
+    pub fn stores(&self) -> Stores {
+        Stores {
+            organizations: Arc::new(MemoryOrganizationRepository::new(self.clone())),
+            users: Arc::new(MemoryUserRepository::new(self.clone())),
+            applications: Arc::new(MemoryApplicationRepository::new(self.clone())),
+            sessions: Arc::new(MemorySessionStore::new(self.clone())),
+            authorization_codes: Arc::new(MemoryAuthorizationCodeStore::new(self.clone())),
+            refresh_tokens: Arc::new(MemoryRefreshTokenStore::new(self.clone())),
+            revocations: Arc::new(MemoryRevocationStore::new(self.clone())),
+            signing_keys: Arc::new(MemorySigningKeyRepository::new(self.clone())),
+            audit: Arc::new(MemoryAuditLog::new(self.clone())),
+        }
+    }
+
+    /// The fault switches every store call of this database obeys.
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// Runs one store operation: faults first, then `operation` under the lock.
+    async fn call<T>(&self, operation: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.inner.faults.before_call().await?;
+        operation(&mut self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic under the lock cannot leave a half-done write: every
+        // operation checks before it writes. So the data stays usable.
+        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,1 +1,132 @@
-//! placeholder
+//! The conformance suite every store adapter must pass: one `pub async fn`
+//! per contract, each taking the adapter's [`Stores`](zenoauth_domain::ports::Stores)
+//! bundle, and [`for_each_contract!`] to turn them into one test each.
+//!
+//! A contract makes its own organizations, users and so on, with fresh ids
+//! (seeded by the contract's name) and fixed timestamps in whole seconds, so
+//! every store keeps them exactly. Contracts expect a fresh, empty store each
+//! (housekeeping methods such as `delete_expired` count across organizations).
+//!
+//! Semantics pinned here beyond the port docs:
+//! - expiry means "expired by `now`": `expires_at <= now`;
+//! - `NotFound` names the missing kind: `organization`, `user`, `application`,
+//!   `session`, `refresh_token_family`, `signing_key`; a tenant-scoped call
+//!   naming another organization's object gets the same `NotFound`;
+//! - `email_prefix` is a literal prefix: `%`, `_` and `\` match only themselves;
+//! - `rotate` of a token that was already rotated is `ReuseDetected` even when
+//!   the family is already revoked, and the family keeps its first `revoked_at`;
+//! - `revoke_for_code`/`_session`/`_user` count only families they newly
+//!   revoke, and keep earlier `revoked_at` values;
+//! - signing keys list newest first by `created_at`.
+//!
+//! ```text
+//! macro_rules! memory_contract {
+//!     ($name:ident) => {
+//!         #[tokio::test]
+//!         async fn $name() {
+//!             zenoauth_store_tests::$name(&MemoryDatabase::new().stores()).await;
+//!         }
+//!     };
+//! }
+//! zenoauth_store_tests::for_each_contract!(memory_contract);
+//! ```
+
+// Test-support code: a failed expectation must panic to fail the calling test,
+// exactly as in `#[test]` code, which the workspace lints already allow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod applications;
+mod audit;
+mod cascades;
+mod codes;
+pub mod fixture;
+mod organizations;
+mod refresh;
+mod revocations;
+mod sessions;
+mod signing_keys;
+mod users;
+
+pub use applications::*;
+pub use audit::*;
+pub use cascades::*;
+pub use codes::*;
+pub use organizations::*;
+pub use refresh::*;
+pub use revocations::*;
+pub use sessions::*;
+pub use signing_keys::*;
+pub use users::*;
+
+/// Invokes `$callback!(contract_name);` once per contract in this suite.
+#[macro_export]
+macro_rules! for_each_contract {
+    ($callback:ident) => {
+        // organizations
+        $callback!(organization_roundtrip);
+        $callback!(organization_slug_is_unique);
+        $callback!(organization_update_writes_name_settings_and_updated_at);
+        $callback!(organization_update_and_delete_of_missing_are_not_found);
+        $callback!(organizations_are_paginated_by_id);
+        // users
+        $callback!(user_roundtrip);
+        $callback!(user_email_is_unique_within_an_organization);
+        $callback!(user_requires_an_existing_organization);
+        $callback!(user_update_writes_every_mutable_field);
+        $callback!(user_update_and_delete_of_missing_are_not_found);
+        $callback!(users_are_paginated_by_id);
+        $callback!(users_are_filtered_by_email_prefix);
+        $callback!(users_are_filtered_by_profile_attribute);
+        $callback!(tenants_are_isolated_for_users);
+        // applications
+        $callback!(application_roundtrip);
+        $callback!(application_client_id_is_unique_within_an_organization);
+        $callback!(application_requires_an_existing_organization);
+        $callback!(application_update_writes_every_mutable_field_but_the_client_id);
+        $callback!(application_update_and_delete_of_missing_are_not_found);
+        $callback!(applications_are_paginated_by_id);
+        $callback!(tenants_are_isolated_for_applications);
+        // sessions
+        $callback!(session_roundtrip);
+        $callback!(session_is_not_found_after_it_expires);
+        $callback!(sessions_are_listed_for_a_user_oldest_first);
+        $callback!(session_delete_and_delete_for_user);
+        $callback!(session_delete_expired_counts_only_expired_sessions);
+        $callback!(tenants_are_isolated_for_sessions);
+        // authorization codes
+        $callback!(authorization_code_is_redeemed_once_then_replayed);
+        $callback!(authorization_code_unknown_or_expired_is_invalid_grant);
+        $callback!(authorization_code_is_single_use_under_concurrency);
+        $callback!(authorization_code_delete_expired_counts);
+        $callback!(tenants_are_isolated_for_authorization_codes);
+        // refresh tokens
+        $callback!(refresh_family_roundtrip);
+        $callback!(refresh_token_rotation_and_reuse_detection);
+        $callback!(refresh_token_rotation_is_single_use_under_concurrency);
+        $callback!(refresh_token_unknown_expired_or_revoked_is_invalid_grant);
+        $callback!(refresh_family_revoke_and_missing_is_not_found);
+        $callback!(refresh_families_are_revoked_for_code_session_and_user);
+        $callback!(refresh_delete_expired_counts_families);
+        $callback!(tenants_are_isolated_for_refresh_tokens);
+        // revocations
+        $callback!(revocation_is_idempotent_and_scoped_to_its_organization);
+        $callback!(revocation_delete_expired_counts);
+        // signing keys
+        $callback!(signing_key_roundtrip_and_list_newest_first);
+        $callback!(signing_key_find_active_is_newest_active_per_algorithm);
+        $callback!(signing_key_retired_stays_published_until_expired);
+        $callback!(signing_key_retire_of_missing_is_not_found);
+        $callback!(tenants_are_isolated_for_signing_keys);
+        // audit log
+        $callback!(audit_events_roundtrip);
+        $callback!(audit_append_is_all_or_none);
+        $callback!(audit_events_are_filtered);
+        $callback!(audit_events_are_paginated_by_id);
+        $callback!(tenants_are_isolated_for_audit_events);
+        // cascades
+        $callback!(deleting_an_organization_removes_everything_it_owns);
+        $callback!(deleting_a_user_removes_their_sessions_codes_and_refresh_tokens);
+        $callback!(deleting_an_application_removes_its_codes_and_refresh_tokens);
+        $callback!(cascades_leave_other_tenants_intact);
+    };
+}

@@ -1,0 +1,349 @@
+//! The port implementations: each a thin handle on the shared [`MemoryDatabase`].
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use zenoauth_domain::ids::{
+    ApplicationId, AuthorizationCodeId, OrganizationId, RefreshTokenFamilyId, SessionId, SigningKeyId, UserId,
+};
+use zenoauth_domain::model::{
+    Application, AuditEvent, AuthorizationCode, CodeRedemption, Organization, RefreshRotation, RefreshToken,
+    RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
+};
+use zenoauth_domain::ports::{
+    ApplicationRepository, AuditLog, AuditQuery, AuthorizationCodeStore, OrganizationRepository, PageRequest,
+    RefreshTokenStore, RevocationStore, SessionStore, SigningKeyRepository, UserQuery, UserRepository,
+};
+use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
+use zenoauth_domain::Result;
+
+use crate::MemoryDatabase;
+
+macro_rules! adapter {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            database: MemoryDatabase,
+        }
+
+        impl $name {
+            pub fn new(database: MemoryDatabase) -> Self {
+                Self { database }
+            }
+        }
+    };
+}
+
+adapter!(
+    /// [`OrganizationRepository`] in memory.
+    MemoryOrganizationRepository
+);
+adapter!(
+    /// [`UserRepository`] in memory.
+    MemoryUserRepository
+);
+adapter!(
+    /// [`ApplicationRepository`] in memory.
+    MemoryApplicationRepository
+);
+adapter!(
+    /// [`SessionStore`] in memory.
+    MemorySessionStore
+);
+adapter!(
+    /// [`AuthorizationCodeStore`] in memory.
+    MemoryAuthorizationCodeStore
+);
+adapter!(
+    /// [`RefreshTokenStore`] in memory.
+    MemoryRefreshTokenStore
+);
+adapter!(
+    /// [`RevocationStore`] in memory.
+    MemoryRevocationStore
+);
+adapter!(
+    /// [`SigningKeyRepository`] in memory.
+    MemorySigningKeyRepository
+);
+adapter!(
+    /// [`AuditLog`] in memory.
+    MemoryAuditLog
+);
+
+#[async_trait]
+impl OrganizationRepository for MemoryOrganizationRepository {
+    async fn create(&self, organization: &Organization) -> Result<()> {
+        self.database.call(|state| state.organization_create(organization)).await
+    }
+
+    async fn get(&self, id: OrganizationId) -> Result<Organization> {
+        self.database.call(|state| state.organization_get(id)).await
+    }
+
+    async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organization>> {
+        self.database.call(|state| Ok(state.organization_find_by_slug(slug))).await
+    }
+
+    async fn update(&self, organization: &Organization) -> Result<()> {
+        self.database.call(|state| state.organization_update(organization)).await
+    }
+
+    async fn delete(&self, id: OrganizationId) -> Result<()> {
+        self.database.call(|state| state.organization_delete(id)).await
+    }
+
+    async fn list(&self, page: &PageRequest) -> Result<Vec<Organization>> {
+        self.database.call(|state| Ok(state.organization_list(page))).await
+    }
+}
+
+#[async_trait]
+impl UserRepository for MemoryUserRepository {
+    async fn create(&self, user: &User) -> Result<()> {
+        self.database.call(|state| state.user_create(user)).await
+    }
+
+    async fn get(&self, organization: OrganizationId, id: UserId) -> Result<User> {
+        self.database.call(|state| state.user_get(organization, id)).await
+    }
+
+    async fn find_by_email(&self, organization: OrganizationId, email: &Email) -> Result<Option<User>> {
+        self.database.call(|state| Ok(state.user_find_by_email(organization, email))).await
+    }
+
+    async fn update(&self, user: &User) -> Result<()> {
+        self.database.call(|state| state.user_update(user)).await
+    }
+
+    async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()> {
+        self.database.call(|state| state.user_delete(organization, id)).await
+    }
+
+    async fn list(&self, organization: OrganizationId, query: &UserQuery, page: &PageRequest) -> Result<Vec<User>> {
+        self.database.call(|state| Ok(state.user_list(organization, query, page))).await
+    }
+}
+
+#[async_trait]
+impl ApplicationRepository for MemoryApplicationRepository {
+    async fn create(&self, application: &Application) -> Result<()> {
+        self.database.call(|state| state.application_create(application)).await
+    }
+
+    async fn get(&self, organization: OrganizationId, id: ApplicationId) -> Result<Application> {
+        self.database.call(|state| state.application_get(organization, id)).await
+    }
+
+    async fn find_by_client_id(
+        &self,
+        organization: OrganizationId,
+        client_id: &ClientId,
+    ) -> Result<Option<Application>> {
+        self.database.call(|state| Ok(state.application_find_by_client_id(organization, client_id))).await
+    }
+
+    async fn update(&self, application: &Application) -> Result<()> {
+        self.database.call(|state| state.application_update(application)).await
+    }
+
+    async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()> {
+        self.database.call(|state| state.application_delete(organization, id)).await
+    }
+
+    async fn list(&self, organization: OrganizationId, page: &PageRequest) -> Result<Vec<Application>> {
+        self.database.call(|state| Ok(state.application_list(organization, page))).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn create(&self, session: &Session) -> Result<()> {
+        self.database.call(|state| state.session_create(session)).await
+    }
+
+    async fn find_by_token_digest(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>> {
+        self.database.call(|state| Ok(state.session_find_by_token_digest(organization, token_digest, now))).await
+    }
+
+    async fn get(&self, organization: OrganizationId, id: SessionId) -> Result<Session> {
+        self.database.call(|state| state.session_get(organization, id)).await
+    }
+
+    async fn list_for_user(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>> {
+        self.database.call(|state| Ok(state.session_list_for_user(organization, user, now))).await
+    }
+
+    async fn delete(&self, organization: OrganizationId, id: SessionId) -> Result<()> {
+        self.database.call(|state| state.session_delete(organization, id)).await
+    }
+
+    async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<u64> {
+        self.database.call(|state| Ok(state.session_delete_for_user(organization, user))).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.session_delete_expired(now))).await
+    }
+}
+
+#[async_trait]
+impl AuthorizationCodeStore for MemoryAuthorizationCodeStore {
+    async fn create(&self, code: &AuthorizationCode) -> Result<()> {
+        self.database.call(|state| state.code_create(code)).await
+    }
+
+    async fn redeem(
+        &self,
+        organization: OrganizationId,
+        code_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption> {
+        self.database.call(|state| state.code_redeem(organization, code_digest, now)).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.code_delete_expired(now))).await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for MemoryRefreshTokenStore {
+    async fn create_family(&self, family: &RefreshTokenFamily, first: &RefreshToken) -> Result<()> {
+        self.database.call(|state| state.refresh_create_family(family, first)).await
+    }
+
+    async fn find(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+    ) -> Result<Option<(RefreshToken, RefreshTokenFamily)>> {
+        self.database.call(|state| Ok(state.refresh_find(organization, token_digest))).await
+    }
+
+    async fn rotate(
+        &self,
+        organization: OrganizationId,
+        presented: &SecretDigest,
+        successor: &SecretDigest,
+        successor_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<RefreshRotation> {
+        self.database
+            .call(|state| state.refresh_rotate(organization, presented, successor, successor_expires_at, now))
+            .await
+    }
+
+    async fn revoke_family(
+        &self,
+        organization: OrganizationId,
+        family: RefreshTokenFamilyId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.database.call(|state| state.refresh_revoke_family(organization, family, now)).await
+    }
+
+    async fn revoke_for_code(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        self.database
+            .call(|state| Ok(state.refresh_revoke_where(organization, now, |f| f.authorization_code_id == Some(code))))
+            .await
+    }
+
+    async fn revoke_for_session(
+        &self,
+        organization: OrganizationId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        self.database
+            .call(|state| Ok(state.refresh_revoke_where(organization, now, |f| f.session_id == Some(session))))
+            .await
+    }
+
+    async fn revoke_for_user(&self, organization: OrganizationId, user: UserId, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.refresh_revoke_where(organization, now, |f| f.user_id == Some(user)))).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.refresh_delete_expired(now))).await
+    }
+}
+
+#[async_trait]
+impl RevocationStore for MemoryRevocationStore {
+    async fn revoke(&self, revocation: &Revocation) -> Result<()> {
+        self.database.call(|state| state.revocation_revoke(revocation)).await
+    }
+
+    async fn is_revoked(&self, organization: OrganizationId, jti: &str) -> Result<bool> {
+        self.database.call(|state| Ok(state.revocation_is_revoked(organization, jti))).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.revocation_delete_expired(now))).await
+    }
+}
+
+#[async_trait]
+impl SigningKeyRepository for MemorySigningKeyRepository {
+    async fn create(&self, key: &SigningKey) -> Result<()> {
+        self.database.call(|state| state.signing_key_create(key)).await
+    }
+
+    async fn list(&self, organization: OrganizationId) -> Result<Vec<SigningKey>> {
+        self.database.call(|state| Ok(state.signing_key_list(organization))).await
+    }
+
+    async fn find_active(
+        &self,
+        organization: OrganizationId,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Option<SigningKey>> {
+        self.database.call(|state| Ok(state.signing_key_find_active(organization, algorithm))).await
+    }
+
+    async fn retire(
+        &self,
+        organization: OrganizationId,
+        id: SigningKeyId,
+        retired_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.database.call(|state| state.signing_key_retire(organization, id, retired_at, expires_at)).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.signing_key_delete_expired(now))).await
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryAuditLog {
+    async fn append(&self, events: &[AuditEvent]) -> Result<()> {
+        self.database.call(|state| state.audit_append(events)).await
+    }
+
+    async fn list(
+        &self,
+        organization: OrganizationId,
+        query: &AuditQuery,
+        page: &PageRequest,
+    ) -> Result<Vec<AuditEvent>> {
+        self.database.call(|state| Ok(state.audit_list(organization, query, page))).await
+    }
+}
