@@ -1,4 +1,8 @@
 //! Use-case tests: the domain's services over the memory store and the real
 //! crypto adapters, with a fixed clock.
 
+// Fixture helpers outside #[test] functions unwrap too; clippy.toml only
+// exempts the test functions themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod bootstrap;
