@@ -34,7 +34,8 @@ fn dependency_edges() -> Vec<(String, String, String)> {
 
 const ADAPTERS: [&str; 4] =
     ["zenoauth-crypto", "zenoauth-store-postgres", "zenoauth-store-sqlite", "zenoauth-store-memory"];
-const WEB_CRATES: [&str; 8] = ["axum", "tower", "tower-http", "hyper", "reqwest", "utoipa", "utoipa-swagger-ui", "clap"];
+const WEB_CRATES: [&str; 8] =
+    ["axum", "tower", "tower-http", "hyper", "reqwest", "utoipa", "utoipa-swagger-ui", "clap"];
 
 fn violations(edges: &[(String, String, String)]) -> Vec<String> {
     let mut found = Vec::new();
@@ -107,7 +108,8 @@ fn the_layering_check_catches_forbidden_edges() {
 
 #[test]
 fn every_crate_is_in_the_codemap() {
-    let architecture = std::fs::read_to_string(workspace_root().join("docs/ARCHITECTURE.md")).expect("docs/ARCHITECTURE.md");
+    let architecture =
+        std::fs::read_to_string(workspace_root().join("docs/ARCHITECTURE.md")).expect("docs/ARCHITECTURE.md");
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(workspace_root().join("crates")).expect("crates/") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();

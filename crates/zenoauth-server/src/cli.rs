@@ -1,0 +1,231 @@
+//! The `zenoauth` command line and what each command does.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use zenoauth_crypto::{Argon2Hasher, Argon2Params, JwsSigner, OsRandom};
+use zenoauth_domain::bootstrap::{Bootstrap, BootstrapOutcome};
+use zenoauth_domain::ports::{Clock, RandomSource, Stores};
+use zenoauth_domain::values::Slug;
+
+use crate::clock::SystemClock;
+use crate::config::{Config, ConfigError, PublicUrl};
+use crate::database::Database;
+use crate::http::{self, AppState, HttpLimits};
+use crate::keys::load_key_encryption_key;
+
+/// ZenoAuth: an OAuth 2.1 / OpenID Connect provider in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "zenoauth", version, about = "ZenoAuth: an OAuth 2.1 / OpenID Connect provider in one binary", long_about = None)]
+pub struct Cli {
+    /// A TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "ZENOAUTH_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Migrate (unless disabled), bootstrap an empty database, and serve HTTP.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create the system organization, its first admin and signing key if missing (idempotent).
+    Bootstrap,
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+}
+
+/// Why a command failed: the exit code and one line for the operator.
+#[derive(Debug)]
+pub enum Failure {
+    /// A setting is wrong (exit code 2).
+    Config(ConfigError),
+    /// Anything else: the database, the network, I/O (exit code 1).
+    Runtime(anyhow::Error),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Runtime(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let line = match self {
+            Self::Config(error) => error.to_string(),
+            // `{:#}` is the whole cause chain on one line.
+            Self::Runtime(error) => format!("{error:#}"),
+        };
+        // One line, whatever the causes contain.
+        f.write_str(&line.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(error: ConfigError) -> Self {
+        Self::Config(error)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Runtime(error)
+    }
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    if cli.command == Command::Openapi {
+        let json = http::openapi::openapi_json().context("cannot render the OpenAPI document")?;
+        std::io::stdout().write_all(json.as_bytes()).context("cannot write to stdout")?;
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    crate::logging::init(&config.log);
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
+        Command::Bootstrap => bootstrap(config).await,
+        Command::Openapi => Ok(()),
+    }
+}
+
+async fn open_database(config: &Config) -> Result<Database, Failure> {
+    Ok(Database::connect(&config.database).await.context("cannot open the database")?)
+}
+
+async fn migrate(config: Config) -> Result<(), Failure> {
+    let database = open_database(&config).await?;
+    database.migrate().await.context("cannot migrate the database")?;
+    tracing::info!("the database schema is up to date");
+    Ok(())
+}
+
+/// The ports bootstrap and the server need, built once from configuration.
+struct Services {
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+    hasher: Arc<Argon2Hasher>,
+    signer: Arc<JwsSigner>,
+}
+
+fn services(config: &Config) -> Result<Services, Failure> {
+    let random: Arc<dyn RandomSource> = Arc::new(OsRandom::new());
+    let kek = load_key_encryption_key(&config.keys.source, random.as_ref())?;
+    let params = Argon2Params {
+        memory_kib: config.passwords.argon2_memory_kib,
+        iterations: config.passwords.argon2_iterations,
+        parallelism: config.passwords.argon2_parallelism,
+    };
+    let hasher = Argon2Hasher::new(params, random.clone()).map_err(|error| ConfigError::Invalid {
+        key: crate::config::PASSWORDS_MEMORY.key,
+        env: crate::config::PASSWORDS_MEMORY.primary_env(),
+        reason: error.to_string(),
+    })?;
+    let hasher = match NonZeroUsize::new(config.passwords.max_concurrent_hashes) {
+        Some(permits) => hasher.with_max_concurrent(permits),
+        None => hasher,
+    };
+    let signer = JwsSigner::new(kek, random.clone());
+    Ok(Services { clock: Arc::new(SystemClock), random, hasher: Arc::new(hasher), signer: Arc::new(signer) })
+}
+
+async fn run_bootstrap(config: &Config, services: &Services, stores: Stores) -> Result<BootstrapOutcome, Failure> {
+    let bootstrap = Bootstrap::new(
+        stores,
+        services.hasher.clone(),
+        services.signer.clone(),
+        services.clock.clone(),
+        services.random.clone(),
+    );
+    Ok(bootstrap
+        .run(&config.bootstrap.admin_email, config.bootstrap.admin_password.clone())
+        .await
+        .context("cannot bootstrap the system organization")?)
+}
+
+async fn bootstrap(config: Config) -> Result<(), Failure> {
+    let services = services(&config)?;
+    let database = open_database(&config).await?;
+    if config.database.migrate_on_start {
+        database.migrate().await.context("cannot migrate the database")?;
+    }
+    let outcome = run_bootstrap(&config, &services, database.stores()).await?;
+    let public_url = config.server.public_url_for(config.server.bind);
+    print_login_hint(&login_hint(&outcome, &public_url));
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let services = services(&config)?;
+    let database = open_database(&config).await?;
+    if config.database.migrate_on_start {
+        database.migrate().await.context("cannot migrate the database")?;
+    }
+    let listener = bind(config.server.bind).await?;
+    let bound = listener.local_addr().context("cannot read the listening address")?;
+    let public_url = config.server.public_url_for(bound);
+    let stores = database.stores();
+    let bootstrapped = stores
+        .organizations
+        .find_by_slug(&Slug::system())
+        .await
+        .context("cannot read the system organization (is the database migrated? see `zenoauth migrate`)")?
+        .is_some();
+    if !bootstrapped {
+        let outcome = run_bootstrap(&config, &services, stores.clone()).await?;
+        print_login_hint(&login_hint(&outcome, &public_url));
+    }
+    tracing::info!(public_url = %public_url, "ZenoAuth {} starting", env!("CARGO_PKG_VERSION"));
+    let limits =
+        HttpLimits { request_timeout: config.server.request_timeout, max_body_bytes: config.server.max_body_bytes };
+    let state = AppState::new(stores, Arc::new(database)).with_limits(limits);
+    http::serve(listener, http::app(state), http::shutdown_signal(), config.server.shutdown_timeout)
+        .await
+        .context("the HTTP server failed")?;
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
+    TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}")).map_err(Failure::from)
+}
+
+/// What the operator needs to sign in after a bootstrap.
+pub fn login_hint(outcome: &BootstrapOutcome, public_url: &PublicUrl) -> String {
+    let issuer = public_url.issuer(outcome.organization.slug.as_str());
+    let email = outcome.admin.email.as_str();
+    let mut hint = if outcome.organization_created || outcome.admin_created || outcome.signing_key_created {
+        String::from("ZenoAuth is bootstrapped. Sign in to the system organization:\n")
+    } else {
+        String::from("ZenoAuth was already bootstrapped; nothing was created. The system organization:\n")
+    };
+    hint.push_str(&format!("  issuer:   {issuer}\n  email:    {email}\n"));
+    match (&outcome.generated_password, outcome.admin_created) {
+        (Some(password), _) => hint.push_str(&format!(
+            "  password: {}\n  (generated; shown only this once — change it after signing in)\n",
+            password.expose()
+        )),
+        (None, true) => hint.push_str("  password: the configured bootstrap.admin_password\n"),
+        (None, false) => hint.push_str("  password: unchanged (the admin already existed)\n"),
+    }
+    hint
+}
+
+fn print_login_hint(hint: &str) {
+    // The hint may carry a one-time password: stderr, not the log.
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(hint.as_bytes());
+    let _ = stderr.flush();
+}

@@ -1,0 +1,260 @@
+//! The HTTP surface: the router ([`app`]), its middleware stack and the
+//! server loop with graceful shutdown ([`serve`]).
+//!
+//! Middleware, outermost first: request id (`x-request-id`, kept when the
+//! client sends a sane one, generated otherwise, echoed in the response) →
+//! trace span carrying the request id (so every log line of a request has
+//! it) → metrics by route template → problem+json for bare error responses →
+//! request timeout (503) → panic catcher (bare 500) → body limit (413).
+
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+use zenoauth_domain::ports::{PageRequest, Stores};
+
+use self::metrics::Metrics;
+use self::openapi::ApiDoc;
+use self::problem::{problem_response, ApiError, PROBLEM_JSON};
+
+/// The header carrying the request id, in both directions.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Longest client-supplied request id that is kept (longer ones are replaced).
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Why the service is not ready; logged, never sent to clients.
+pub type ReadinessError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Answers whether the service can do its work (in practice: whether the
+/// database answers).
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync {
+    async fn check(&self) -> Result<(), ReadinessError>;
+}
+
+/// Readiness through the store ports: one cheap read. For stores that have
+/// no cheaper probe (the memory store in tests).
+#[derive(Debug, Clone)]
+pub struct StoresReadiness(pub Stores);
+
+#[async_trait]
+impl ReadinessCheck for StoresReadiness {
+    async fn check(&self) -> Result<(), ReadinessError> {
+        self.0.organizations.list(&PageRequest::first(1)).await?;
+        Ok(())
+    }
+}
+
+/// Request limits applied by the middleware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(30), max_body_bytes: 65536 }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub stores: Stores,
+    pub readiness: Arc<dyn ReadinessCheck>,
+    pub metrics: Arc<Metrics>,
+    pub limits: HttpLimits,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State with default limits and a fresh metrics registry.
+    pub fn new(stores: Stores, readiness: Arc<dyn ReadinessCheck>) -> Self {
+        Self { stores, readiness, metrics: Arc::new(Metrics::new()), limits: HttpLimits::default() }
+    }
+
+    pub fn with_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// The whole router with its middleware.
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits;
+    let middleware = ServiceBuilder::new()
+        .map_request(discard_unusable_request_id)
+        .layer(SetRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+        .fallback(not_found)
+        .layer(middleware)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// Drops a client-sent request id that is empty, overlong or not plain
+/// token characters, so a fresh one is generated instead of logging junk.
+fn discard_unusable_request_id(mut request: Request) -> Request {
+    let usable = request.headers().get(REQUEST_ID_HEADER).is_none_or(|value| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+    });
+    if !usable {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id =
+        request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
+    let route = request.extensions().get::<MatchedPath>().map_or(metrics::UNMATCHED_ROUTE, MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        route = %route,
+        path = %request.uri().path(),
+    )
+}
+
+/// Error responses from the framework and tower layers (405, 408, 413, 503
+/// from the timeout …) come bare or as plain text; they leave as problem+json.
+async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|value| value.to_str().is_ok_and(|text| text.starts_with("text/plain")));
+    if !is_bare {
+        return response;
+    }
+    let (mut parts, _body) = response.into_parts();
+    let replacement = ApiError::from_status(status).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    let (_, body) = replacement.into_parts();
+    Response::from_parts(parts, body)
+}
+
+fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The payload may hold internal text: it is neither logged verbatim nor sent.
+    tracing::error!("a handler panicked");
+    problem_response(StatusCode::INTERNAL_SERVER_ERROR, &ApiError::internal().problem())
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops
+/// accepting, lets in-flight requests finish, and gives up on them after
+/// `drain_timeout`. Logs `listening on http://ADDRESS` first.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> std::io::Result<()> {
+    let address: SocketAddr = listener.local_addr()?;
+    tracing::info!(%address, "listening on http://{address}");
+    let (shutdown_started, mut shutdown_seen) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, draining in-flight requests");
+        let _ = shutdown_started.send(true);
+    });
+    let give_up = async move {
+        // The sender lives as long as the server future; if it is gone the server has ended.
+        if shutdown_seen.wait_for(|started| *started).await.is_ok() {
+            tokio::time::sleep(drain_timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => {
+            tracing::info!("stopped");
+            result
+        }
+        () = give_up => {
+            tracing::warn!(seconds = drain_timeout.as_secs(), "in-flight requests did not finish in time; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
