@@ -2,23 +2,20 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use zenoauth_crypto::{Argon2Hasher, Argon2Params, JwsSigner, OsRandom};
 use zenoauth_domain::bootstrap::{Bootstrap, BootstrapOutcome};
-use zenoauth_domain::ports::{Clock, RandomSource, Stores};
+use zenoauth_domain::ports::Stores;
 use zenoauth_domain::values::Slug;
 
-use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError, PublicUrl};
 use crate::database::Database;
 use crate::http::{self, AppState, HttpLimits};
-use crate::keys::load_key_encryption_key;
+use crate::services::Services;
 
 /// ZenoAuth: an OAuth 2.1 / OpenID Connect provider in one binary.
 #[derive(Debug, Parser)]
@@ -113,35 +110,6 @@ async fn migrate(config: Config) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The ports bootstrap and the server need, built once from configuration.
-struct Services {
-    clock: Arc<dyn Clock>,
-    random: Arc<dyn RandomSource>,
-    hasher: Arc<Argon2Hasher>,
-    signer: Arc<JwsSigner>,
-}
-
-fn services(config: &Config) -> Result<Services, Failure> {
-    let random: Arc<dyn RandomSource> = Arc::new(OsRandom::new());
-    let kek = load_key_encryption_key(&config.keys.source, random.as_ref())?;
-    let params = Argon2Params {
-        memory_kib: config.passwords.argon2_memory_kib,
-        iterations: config.passwords.argon2_iterations,
-        parallelism: config.passwords.argon2_parallelism,
-    };
-    let hasher = Argon2Hasher::new(params, random.clone()).map_err(|error| ConfigError::Invalid {
-        key: crate::config::PASSWORDS_MEMORY.key,
-        env: crate::config::PASSWORDS_MEMORY.primary_env(),
-        reason: error.to_string(),
-    })?;
-    let hasher = match NonZeroUsize::new(config.passwords.max_concurrent_hashes) {
-        Some(permits) => hasher.with_max_concurrent(permits),
-        None => hasher,
-    };
-    let signer = JwsSigner::new(kek, random.clone());
-    Ok(Services { clock: Arc::new(SystemClock), random, hasher: Arc::new(hasher), signer: Arc::new(signer) })
-}
-
 async fn run_bootstrap(config: &Config, services: &Services, stores: Stores) -> Result<BootstrapOutcome, Failure> {
     let bootstrap = Bootstrap::new(
         stores,
@@ -157,7 +125,7 @@ async fn run_bootstrap(config: &Config, services: &Services, stores: Stores) -> 
 }
 
 async fn bootstrap(config: Config) -> Result<(), Failure> {
-    let services = services(&config)?;
+    let services = Services::from_config(&config)?;
     let database = open_database(&config).await?;
     if config.database.migrate_on_start {
         database.migrate().await.context("cannot migrate the database")?;
@@ -169,7 +137,7 @@ async fn bootstrap(config: Config) -> Result<(), Failure> {
 }
 
 async fn serve(config: Config) -> Result<(), Failure> {
-    let services = services(&config)?;
+    let services = Services::from_config(&config)?;
     let database = open_database(&config).await?;
     if config.database.migrate_on_start {
         database.migrate().await.context("cannot migrate the database")?;
@@ -191,7 +159,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     tracing::info!(public_url = %public_url, "ZenoAuth {} starting", env!("CARGO_PKG_VERSION"));
     let limits =
         HttpLimits { request_timeout: config.server.request_timeout, max_body_bytes: config.server.max_body_bytes };
-    let state = AppState::new(stores, Arc::new(database)).with_limits(limits);
+    let state = AppState::new(stores, Arc::new(database), services, public_url).with_limits(limits);
     http::serve(listener, http::app(state), http::shutdown_signal(), config.server.shutdown_timeout)
         .await
         .context("the HTTP server failed")?;

@@ -248,7 +248,7 @@ impl PublicUrl {
         Ok(Self { text: url.as_str().trim_end_matches('/').to_owned(), is_loopback })
     }
 
-    fn from_socket_addr(address: SocketAddr) -> Self {
+    pub fn from_socket_addr(address: SocketAddr) -> Self {
         Self { text: format!("http://{address}"), is_loopback: address.ip().is_loopback() }
     }
 

@@ -14,6 +14,7 @@ pub mod database;
 pub mod http;
 pub mod keys;
 pub mod logging;
+pub mod services;
 
 pub use cli::{run, Cli, Command, Failure};
 pub use http::{app, serve, AppState};

@@ -39,6 +39,8 @@ use zenoauth_domain::ports::{PageRequest, Stores};
 use self::metrics::Metrics;
 use self::openapi::ApiDoc;
 use self::problem::{problem_response, ApiError, PROBLEM_JSON};
+use crate::config::PublicUrl;
+use crate::services::Services;
 
 /// The header carrying the request id, in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -88,6 +90,10 @@ pub struct AppState {
     pub readiness: Arc<dyn ReadinessCheck>,
     pub metrics: Arc<Metrics>,
     pub limits: HttpLimits,
+    /// Clock, randomness, password hasher, JWS signer.
+    pub services: Services,
+    /// The externally visible base URL; issuers are `{public_url}/o/{slug}`.
+    pub public_url: PublicUrl,
 }
 
 impl std::fmt::Debug for AppState {
@@ -98,8 +104,21 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State with default limits and a fresh metrics registry.
-    pub fn new(stores: Stores, readiness: Arc<dyn ReadinessCheck>) -> Self {
-        Self { stores, readiness, metrics: Arc::new(Metrics::new()), limits: HttpLimits::default() }
+    pub fn new(stores: Stores, readiness: Arc<dyn ReadinessCheck>, services: Services, public_url: PublicUrl) -> Self {
+        Self {
+            stores,
+            readiness,
+            metrics: Arc::new(Metrics::new()),
+            limits: HttpLimits::default(),
+            services,
+            public_url,
+        }
+    }
+
+    /// The same state with another public URL (tests learn theirs after binding).
+    pub fn with_public_url(mut self, public_url: PublicUrl) -> Self {
+        self.public_url = public_url;
+        self
     }
 
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {

@@ -11,10 +11,10 @@ use zenoauth_server::http::{AppState, HttpLimits, StoresReadiness};
 use zenoauth_store_memory::MemoryDatabase;
 use zenoauth_store_sqlite::SqliteDatabase;
 
-use crate::support::{client, TestServer};
+use crate::support::{client, test_state, TestServer};
 
 fn memory_state(database: &MemoryDatabase) -> AppState {
-    AppState::new(database.stores(), Arc::new(StoresReadiness(database.stores())))
+    test_state(database.stores(), Arc::new(StoresReadiness(database.stores())))
 }
 
 async fn memory_server() -> (MemoryDatabase, TestServer) {
@@ -47,7 +47,7 @@ async fn readyz_is_ok_on_sqlite() {
     let sqlite = SqliteDatabase::connect(&url, 2).await.unwrap();
     sqlite.migrate().await.unwrap();
     let database = Database::Sqlite(sqlite);
-    let server = TestServer::start(AppState::new(database.stores(), Arc::new(database))).await;
+    let server = TestServer::start(test_state(database.stores(), Arc::new(database))).await;
     let response = client().get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
@@ -193,7 +193,7 @@ impl zenoauth_server::http::ReadinessCheck for PanickingCheck {
 #[tokio::test]
 async fn a_panicking_handler_answers_a_bare_500_problem() {
     let database = MemoryDatabase::new();
-    let server = TestServer::start(AppState::new(database.stores(), Arc::new(PanickingCheck))).await;
+    let server = TestServer::start(test_state(database.stores(), Arc::new(PanickingCheck))).await;
     let response = client().get(server.url("/readyz")).send().await.unwrap();
     assert!(response.headers().contains_key("x-request-id"));
     let body = response.text().await.unwrap();

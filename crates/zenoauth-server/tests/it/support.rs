@@ -10,7 +10,28 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use zenoauth_server::http::{app, serve, AppState};
+use zenoauth_crypto::{Argon2Hasher, Argon2Params, KeyEncryptionKey, OsRandom};
+use zenoauth_domain::ports::{RandomSource, Stores};
+use zenoauth_server::clock::SystemClock;
+use zenoauth_server::config::PublicUrl;
+use zenoauth_server::http::{app, serve, AppState, ReadinessCheck};
+use zenoauth_server::services::Services;
+
+/// Real adapters with cheap Argon2 parameters and a fresh key-encryption key.
+pub fn test_services() -> Services {
+    let random: Arc<dyn RandomSource> = Arc::new(OsRandom::new());
+    let cheap = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    let hasher = Arc::new(Argon2Hasher::new(cheap, random.clone()).unwrap());
+    let kek = KeyEncryptionKey::generate(random.as_ref());
+    Services::with_key(Arc::new(SystemClock), random, hasher, kek)
+}
+
+/// State over `stores` with test services; [`TestServer::start`] sets the
+/// public URL to the address it binds.
+pub fn test_state(stores: Stores, readiness: Arc<dyn ReadinessCheck>) -> AppState {
+    let placeholder = PublicUrl::parse("http://127.0.0.1").unwrap();
+    AppState::new(stores, readiness, test_services(), placeholder)
+}
 
 /// The server running in this process; stops when dropped.
 pub struct TestServer {
@@ -22,6 +43,7 @@ impl TestServer {
     pub async fn start(state: AppState) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let state = state.with_public_url(PublicUrl::from_socket_addr(address));
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve(
             listener,
