@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod error;
 pub mod ids;
+pub mod keys;
 pub mod model;
 pub mod ports;
 pub mod testing;
