@@ -9,6 +9,7 @@
 
 pub mod health;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod problem;
 
@@ -34,6 +35,7 @@ use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
+use zenoauth_domain::keys::KeyRing;
 use zenoauth_domain::ports::{PageRequest, Stores};
 
 use self::metrics::Metrics;
@@ -115,6 +117,16 @@ impl AppState {
         }
     }
 
+    /// The organizations' signing keys, over this state's store and signer.
+    pub fn key_ring(&self) -> KeyRing {
+        KeyRing::new(
+            self.stores.signing_keys.clone(),
+            self.services.signer.clone(),
+            self.services.clock.clone(),
+            self.services.random.clone(),
+        )
+    }
+
     /// The same state with another public URL (tests learn theirs after binding).
     pub fn with_public_url(mut self, public_url: PublicUrl) -> Self {
         self.public_url = public_url;
@@ -150,6 +162,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .nest("/o/{slug}", oidc::router())
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
         .fallback(not_found)
         .layer(middleware)
