@@ -200,11 +200,11 @@ impl TokenVerifier for JwsSigner {
 /// The protected header fields we read. Unknown fields are ignored (never
 /// used to find keys: no `jwk`, `jku` or `x5u`); duplicate fields are refused.
 #[derive(Deserialize)]
-struct JwsHeader {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: Option<serde::de::IgnoredAny>,
+pub(crate) struct JwsHeader {
+    pub(crate) alg: String,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) crit: Option<serde::de::IgnoredAny>,
 }
 
 struct CachedSigningKey {
@@ -337,7 +337,7 @@ fn public_jwk(private: &PrivateKey, id: SigningKeyId) -> Result<Json> {
     })
 }
 
-enum PublicKey {
+pub(crate) enum PublicKey {
     EdDsa(ed25519_dalek::VerifyingKey),
     /// ES256 (fixed r ‖ s signatures) or RS256 (PKCS#1 v1.5, 2048–8192 bits).
     AwsLc(ParsedPublicKey),
@@ -346,7 +346,7 @@ enum PublicKey {
 impl PublicKey {
     /// Parses the JWK strictly for `algorithm`: the key type and curve must
     /// match, so a key cannot be used with another algorithm.
-    fn from_jwk(algorithm: SigningAlgorithm, jwk: &Json) -> Option<Self> {
+    pub(crate) fn from_jwk(algorithm: SigningAlgorithm, jwk: &Json) -> Option<Self> {
         let field = |name: &str| jwk.get(name).and_then(Json::as_str);
         let bytes = |name: &str| field(name).and_then(|text| URL_SAFE_NO_PAD.decode(text).ok());
         if field("alg").is_some_and(|alg| alg != algorithm.as_str()) {
@@ -381,7 +381,7 @@ impl PublicKey {
         }
     }
 
-    fn verify(&self, message: &[u8], signature: &[u8]) -> Option<()> {
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> Option<()> {
         match self {
             Self::EdDsa(key) => {
                 let signature = ed25519_dalek::Signature::from_slice(signature).ok()?;

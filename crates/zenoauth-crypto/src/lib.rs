@@ -12,12 +12,14 @@
 
 mod jws;
 mod kek;
+mod oauth;
 mod password;
 mod random;
 mod secrets;
 
 pub use jws::{JwsSigner, MAX_TOKEN_BYTES};
 pub use kek::{KeyEncryptionKey, KeyError};
+pub use oauth::CryptoOAuth;
 pub use password::{Argon2Hasher, Argon2Params, Argon2ParamsError};
 pub use random::OsRandom;
 pub use secrets::{

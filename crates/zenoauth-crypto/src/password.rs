@@ -1,11 +1,12 @@
-//! Argon2id password hashing, off the async runtime and bounded in
-//! concurrency.
+//! Argon2id password hashing, off the async runtime, with the lanes of one
+//! hash computed in parallel and the number of hashes at once bounded.
 
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use argon2::password_hash::{self, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::phc::PasswordHash as PhcHash;
+use argon2::password_hash::{self, PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -54,8 +55,15 @@ pub struct Argon2ParamsError(String);
 ///
 /// Hashing is CPU- and memory-heavy on purpose, so every hash and verify runs
 /// in `spawn_blocking`, and at most `max_concurrent` of them run at once (a
-/// semaphore; default: the available parallelism). Peak memory is therefore
-/// bounded by `max_concurrent × memory_kib`, however many logins arrive.
+/// semaphore). Peak memory is therefore bounded by
+/// `max_concurrent × memory_kib`, however many logins arrive.
+///
+/// Within one hash the `parallelism` lanes are computed in parallel on
+/// rayon's global pool (one thread per CPU), so a single hash can use every
+/// core. The default `max_concurrent` is therefore `max(1, CPUs / lanes)`:
+/// concurrent hashes × lanes do not oversubscribe the CPUs, and more permits
+/// would not add throughput (the pool is the bound), only memory and latency.
+/// docs/benchmarks.md has the measurements behind this choice.
 ///
 /// A stored hash that is not a valid PHC string, or names an algorithm other
 /// than Argon2, makes `verify` return `Err(Unavailable)`, not `Ok(false)`: it
@@ -72,8 +80,8 @@ pub struct Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    /// A hasher with the given parameters, at most the available parallelism
-    /// of hashes at once.
+    /// A hasher with the given parameters, at most `max(1, CPUs / lanes)`
+    /// hashes at once.
     pub fn new(params: Argon2Params, random: Arc<dyn RandomSource>) -> Result<Self, Argon2ParamsError> {
         let argon2_params = params.to_argon2()?;
         let mut salt = [0u8; SALT_BYTES];
@@ -89,7 +97,10 @@ impl Argon2Hasher {
             STANDARD_NO_PAD.encode(output)
         );
         let dummy_hash = PasswordHash::parse(&dummy).map_err(|error| Argon2ParamsError(error.to_string()))?;
-        let max_concurrent = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let max_concurrent = default_max_concurrent(
+            std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            params.parallelism,
+        );
         Ok(Self {
             params,
             argon2_params,
@@ -131,17 +142,17 @@ impl Argon2Hasher {
         let password = password.clone();
         let hash = hash.clone();
         self.run_blocking(move || {
-            let parsed = PhcHash::new(hash.as_str()).map_err(|error| Error::unavailable(PhcError(error)))?;
-            if Algorithm::try_from(parsed.algorithm).is_err() {
+            let parsed = PhcHash::new(hash.as_str()).map_err(|error| Error::unavailable(PhcError(error.into())))?;
+            if Algorithm::try_from(parsed.algorithm.as_str()).is_err() {
                 return Err(Error::unavailable(PhcError(password_hash::Error::Algorithm)));
             }
             if parsed.salt.is_none() || parsed.hash.is_none() {
                 // argon2 would answer "wrong password" for these; they are corrupt.
-                return Err(Error::unavailable(PhcError(password_hash::Error::PhcStringField)));
+                return Err(Error::unavailable(PhcError(password_hash::Error::EncodingInvalid)));
             }
             match argon2.verify_password(password.expose().as_bytes(), &parsed) {
                 Ok(()) => Ok(true),
-                Err(password_hash::Error::Password) => Ok(false),
+                Err(password_hash::Error::PasswordInvalid) => Ok(false),
                 Err(error) => Err(Error::unavailable(PhcError(error))),
             }
         })
@@ -161,6 +172,13 @@ impl Argon2Hasher {
     }
 }
 
+/// As many hashes at once as keep every CPU busy when each one spreads its
+/// `lanes` over the CPUs: `max(1, cpus / lanes)`.
+fn default_max_concurrent(cpus: usize, lanes: u32) -> usize {
+    let lanes = usize::try_from(lanes).unwrap_or(usize::MAX).max(1);
+    (cpus / lanes).max(1)
+}
+
 impl fmt::Debug for Argon2Hasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Argon2Hasher")
@@ -175,13 +193,12 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash> {
         let mut salt_bytes = [0u8; SALT_BYTES];
         self.random.fill(&mut salt_bytes);
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(|error| Error::unavailable(PhcError(error)))?;
         let argon2 = self.argon2();
         let password = password.clone();
         let phc = self
             .run_blocking(move || {
                 argon2
-                    .hash_password(password.expose().as_bytes(), &salt)
+                    .hash_password_with_salt(password.expose().as_bytes(), &salt_bytes)
                     .map(|hash| hash.to_string())
                     .map_err(|error| Error::unavailable(PhcError(error)))
             })
@@ -191,6 +208,10 @@ impl PasswordHasher for Argon2Hasher {
 
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool> {
         self.verify_phc(password, hash).await
+    }
+
+    async fn verify_dummy(&self, password: &Password) -> Result<()> {
+        Argon2Hasher::verify_dummy(self, password).await
     }
 
     fn needs_rehash(&self, hash: &PasswordHash) -> bool {
@@ -206,12 +227,12 @@ impl PasswordHasher for Argon2Hasher {
             || params.t_cost() != self.params.iterations
             || params.p_cost() != self.params.parallelism
             || params.output_len() != Some(OUTPUT_BYTES)
-            || parsed.salt.is_none_or(|salt| salt.len() < 22)
+            || parsed.salt.is_none_or(|salt| salt.len() < SALT_BYTES)
     }
 }
 
-/// `password_hash::Error` is not `std::error::Error` without its `std`
-/// feature wired through; this carries it into `Error::Unavailable`.
+/// Carries a `password_hash::Error` (which has no source chain of its own)
+/// into `Error::Unavailable` with a prefix saying where it came from.
 #[derive(Debug, thiserror::Error)]
 #[error("password hash: {0}")]
 struct PhcError(password_hash::Error);
@@ -256,6 +277,17 @@ mod tests {
         assert!(!hasher.needs_rehash(&hasher.dummy_hash));
         let parsed = PhcHash::new(hasher.dummy_hash.as_str()).unwrap();
         assert_eq!(parsed.hash.unwrap().len(), OUTPUT_BYTES);
+    }
+
+    #[test]
+    fn default_permits_keep_hashes_times_lanes_within_the_cpus() {
+        assert_eq!(default_max_concurrent(2, 4), 1);
+        assert_eq!(default_max_concurrent(1, 1), 1);
+        assert_eq!(default_max_concurrent(8, 4), 2);
+        assert_eq!(default_max_concurrent(16, 4), 4);
+        assert_eq!(default_max_concurrent(4, 1), 4);
+        let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert_eq!(hasher(Argon2Params::default()).max_concurrent(), (cpus / 4).max(1));
     }
 
     #[test]

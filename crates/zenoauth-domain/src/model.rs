@@ -233,10 +233,13 @@ impl SigningAlgorithm {
     }
 }
 
-/// Where a key is in its life: it signs while `Active`; once `Retired` it only
-/// verifies (stays in JWKS) until every token it signed has expired.
+/// Where a key is in its life: `Pending` keys are published (in JWKS) but do
+/// not sign yet, so verifiers' cached key sets learn them first; a key signs
+/// while `Active`; once `Retired` it only verifies (stays in JWKS) until every
+/// token it signed has expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    Pending,
     Active,
     Retired,
 }
@@ -244,6 +247,7 @@ pub enum KeyState {
 impl KeyState {
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Active => "active",
             Self::Retired => "retired",
         }
@@ -251,9 +255,10 @@ impl KeyState {
 
     pub fn parse(text: &str) -> Result<Self, crate::error::ValidationError> {
         match text {
+            "pending" => Ok(Self::Pending),
             "active" => Ok(Self::Active),
             "retired" => Ok(Self::Retired),
-            _ => Err(crate::error::ValidationError::new("state", "must be active or retired")),
+            _ => Err(crate::error::ValidationError::new("state", "must be pending, active or retired")),
         }
     }
 }
@@ -305,4 +310,15 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Details, e.g. before and after of an admin change.
     pub data: Json,
+}
+
+/// A user's remembered consent to one application, for a set of scopes. A
+/// request whose scopes are a subset of `scope` needs no new consent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consent {
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
+    pub application_id: ApplicationId,
+    pub scope: ScopeSet,
+    pub granted_at: OffsetDateTime,
 }

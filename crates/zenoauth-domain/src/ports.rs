@@ -13,7 +13,7 @@ use crate::ids::{
     ApplicationId, AuthorizationCodeId, OrganizationId, RefreshTokenFamilyId, SessionId, SigningKeyId, UserId,
 };
 use crate::model::{
-    Application, AuditEvent, AuthorizationCode, CodeRedemption, Organization, RefreshRotation, RefreshToken,
+    Application, AuditEvent, AuthorizationCode, CodeRedemption, Consent, Organization, RefreshRotation, RefreshToken,
     RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
 };
 use crate::values::{ClientId, Email, Password, PasswordHash, SecretDigest, Slug};
@@ -211,6 +211,45 @@ pub trait RevocationStore: Send + Sync {
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
+/// Remembered consents (user × application → scopes).
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    async fn find(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+    ) -> Result<Option<Consent>>;
+    /// Remembers the consent, replacing an earlier one for the same user and
+    /// application. `NotFound("user")` / `NotFound("application")` when either
+    /// is missing in this organization.
+    async fn save(&self, consent: &Consent) -> Result<()>;
+    /// Forgets the consent; `Ok(false)` when there was none.
+    async fn delete(&self, organization: OrganizationId, user: UserId, application: ApplicationId) -> Result<bool>;
+    /// The user's consents, in application id order.
+    async fn list_for_user(&self, organization: OrganizationId, user: UserId) -> Result<Vec<Consent>>;
+}
+
+/// The `jti` values of client assertions (RFC 7523 `private_key_jwt`) seen
+/// so far, shared by every instance so an assertion is accepted only once.
+#[async_trait]
+pub trait ClientAssertionStore: Send + Sync {
+    /// Records `jti` for the client until `expires_at`. `Ok(true)` the first
+    /// time; `Ok(false)` when the same (organization, client, jti) is
+    /// recorded and unexpired by `now` (a replay). Of concurrent callers with
+    /// one jti, exactly one gets `Ok(true)`.
+    async fn record_jti(
+        &self,
+        organization: OrganizationId,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Housekeeping across all organizations.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
 #[async_trait]
 pub trait SigningKeyRepository: Send + Sync {
     async fn create(&self, key: &SigningKey) -> Result<()>;
@@ -222,7 +261,11 @@ pub trait SigningKeyRepository: Send + Sync {
         organization: OrganizationId,
         algorithm: SigningAlgorithm,
     ) -> Result<Option<SigningKey>>;
-    /// Stops the key signing; it stays published until `expires_at`.
+    /// Makes a pending key the signing key (`Pending` → `Active`); a no-op
+    /// for an already active key (instances may race to do it).
+    /// `NotFound("signing_key")` for a missing, foreign or retired key.
+    async fn activate(&self, organization: OrganizationId, id: SigningKeyId) -> Result<()>;
+    /// Stops the key signing (whether pending or active); it stays published until `expires_at`.
     async fn retire(
         &self,
         organization: OrganizationId,
@@ -256,6 +299,8 @@ pub struct Stores {
     pub authorization_codes: std::sync::Arc<dyn AuthorizationCodeStore>,
     pub refresh_tokens: std::sync::Arc<dyn RefreshTokenStore>,
     pub revocations: std::sync::Arc<dyn RevocationStore>,
+    pub consents: std::sync::Arc<dyn ConsentStore>,
+    pub client_assertions: std::sync::Arc<dyn ClientAssertionStore>,
     pub signing_keys: std::sync::Arc<dyn SigningKeyRepository>,
     pub audit: std::sync::Arc<dyn AuditLog>,
 }
@@ -285,6 +330,9 @@ pub trait PasswordHasher: Send + Sync {
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool>;
     /// Whether the hash was made with other parameters than the current ones.
     fn needs_rehash(&self, hash: &PasswordHash) -> bool;
+    /// Costs what one real `verify` costs and never succeeds: for logins of
+    /// unknown users, so timing does not reveal which accounts exist.
+    async fn verify_dummy(&self, password: &Password) -> Result<()>;
 }
 
 /// Makes signing keys and signs compact JWS with them.
@@ -309,4 +357,44 @@ pub trait TokenVerifier: Send + Sync {
     /// one kind of token cannot be passed off as another. Claims such as `exp`
     /// are the caller's to judge.
     fn verify(&self, keys: &[SigningKey], token: &str, expected_typ: &str) -> Result<Json>;
+}
+
+/// The kinds of opaque secret the OAuth use cases issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    Session,
+    AuthorizationCode,
+    RefreshToken,
+}
+
+/// A freshly issued secret: the plaintext to hand out once, and the digest to
+/// store. `Debug` never shows the plaintext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSecret {
+    pub plaintext: String,
+    pub digest: SecretDigest,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret").field("digest", &self.digest).finish_non_exhaustive()
+    }
+}
+
+/// The secret and hash primitives the OAuth use cases need, kept out of the
+/// pure domain (adapter: `zenoauth-crypto`).
+pub trait OAuthCrypto: Send + Sync {
+    /// A new prefixed secret of 256 random bits, with its SHA-256 digest.
+    fn issue_secret(&self, kind: SecretKind) -> NewSecret;
+    /// The SHA-256 digest of a presented secret, to look it up by.
+    fn digest_secret(&self, presented: &str) -> SecretDigest;
+    /// RFC 7636 §4.6 for S256, in constant time; false for a malformed verifier.
+    fn verify_pkce_s256(&self, verifier: &str, challenge: &crate::model::CodeChallenge) -> bool;
+    /// OIDC Core §3.1.3.6 `at_hash`: base64url of the left half of the hash
+    /// of `token`, with the hash function of the JWS algorithm.
+    fn left_half_hash(&self, algorithm: SigningAlgorithm, token: &str) -> String;
+    /// The claims of a compact JWS signed by one of the keys of `jwks` (a JWK
+    /// set a client registered), the key chosen by `kid` (or the only key)
+    /// and the header's `alg` required to match it. `Unauthorized` otherwise.
+    fn verify_with_jwks(&self, jwks: &Json, token: &str) -> Result<Json>;
 }

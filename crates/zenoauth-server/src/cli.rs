@@ -15,6 +15,7 @@ use zenoauth_domain::values::Slug;
 use crate::config::{Config, ConfigError, PublicUrl};
 use crate::database::Database;
 use crate::http::{self, AppState, HttpLimits};
+pub use crate::key_commands::KeysCommand;
 use crate::services::Services;
 
 /// ZenoAuth: an OAuth 2.1 / OpenID Connect provider in one binary.
@@ -28,7 +29,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Migrate (unless disabled), bootstrap an empty database, and serve HTTP.
     Serve,
@@ -38,6 +39,9 @@ pub enum Command {
     Bootstrap,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Manage organizations' signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// Why a command failed: the exit code and one line for the operator.
@@ -96,10 +100,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(config).await,
         Command::Bootstrap => bootstrap(config).await,
         Command::Openapi => Ok(()),
+        Command::Keys(command) => crate::key_commands::run(config, command).await,
     }
 }
 
-async fn open_database(config: &Config) -> Result<Database, Failure> {
+pub(crate) async fn open_database(config: &Config) -> Result<Database, Failure> {
     Ok(Database::connect(&config.database).await.context("cannot open the database")?)
 }
 
@@ -159,11 +164,28 @@ async fn serve(config: Config) -> Result<(), Failure> {
     tracing::info!(public_url = %public_url, "ZenoAuth {} starting", env!("CARGO_PKG_VERSION"));
     let limits =
         HttpLimits { request_timeout: config.server.request_timeout, max_body_bytes: config.server.max_body_bytes };
-    let state = AppState::new(stores, Arc::new(database), services, public_url).with_limits(limits);
+    let state = AppState::new(stores, Arc::new(database), services, public_url)
+        .with_limits(limits)
+        .with_key_policy(config.keys.policy);
+    let maintenance = tokio::spawn(crate::key_maintenance::run_forever(
+        state.key_ring(),
+        state.stores.organizations.clone(),
+        crate::key_maintenance::CHECK_INTERVAL,
+    ));
+    let _stop_maintenance = AbortOnDrop(maintenance);
     http::serve(listener, http::app(state), http::shutdown_signal(), config.server.shutdown_timeout)
         .await
         .context("the HTTP server failed")?;
     Ok(())
+}
+
+/// Aborts a background task when dropped (when `serve` returns).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {

@@ -16,7 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use url::{Host, Url};
 use zenoauth_crypto::KeyEncryptionKey;
+use zenoauth_domain::keys::KeyPolicy;
 use zenoauth_domain::values::{Email, Password};
+
+use crate::http::oidc::jwks::JWKS_MAX_AGE_SECONDS;
 
 /// The default database: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://zenoauth.db";
@@ -72,6 +75,13 @@ settings! {
         "Base64 of 32 random bytes that encrypts signing keys at rest. Required unless public_url is loopback.";
     KEYS_KEK_FILE = "keys.key_encryption_key_file", ["ZENOAUTH_KEY_ENCRYPTION_KEY_FILE"], "",
         "A file holding the key-encryption key (base64), instead of key_encryption_key.";
+    KEYS_ROTATION_PERIOD = "keys.rotation_period_days", ["ZENOAUTH_KEY_ROTATION_PERIOD_DAYS"], "90",
+        "Signing keys this old are rotated automatically (staged: published first, signing later). 0 turns it off.";
+    KEYS_PUBLISH_BEFORE_SIGNING = "keys.publish_before_signing_seconds",
+        ["ZENOAUTH_KEY_PUBLISH_BEFORE_SIGNING_SECONDS"], "3600",
+        "A rotated-in key is in JWKS this long before it signs; at least 300, the JWKS cache lifetime.";
+    KEYS_RETIRED_KEY_PUBLISH = "keys.retired_key_publish_seconds", ["ZENOAUTH_RETIRED_KEY_PUBLISH_SECONDS"], "86400",
+        "A replaced key stays in JWKS this long after it stops signing; must cover the longest access/ID token lifetime.";
     PASSWORDS_MEMORY = "passwords.argon2_memory_kib", ["ZENOAUTH_ARGON2_MEMORY_KIB"], "65536",
         "Argon2id memory cost per hash, in KiB.";
     PASSWORDS_ITERATIONS = "passwords.argon2_iterations", ["ZENOAUTH_ARGON2_ITERATIONS"], "3",
@@ -166,6 +176,9 @@ pub struct RawKeys {
     #[serde(serialize_with = "serialize_redacted")]
     pub key_encryption_key: Option<SecretString>,
     pub key_encryption_key_file: Option<PathBuf>,
+    pub rotation_period_days: Option<u64>,
+    pub publish_before_signing_seconds: Option<u64>,
+    pub retired_key_publish_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -303,6 +316,8 @@ pub enum KeySource {
 #[derive(Debug)]
 pub struct KeysConfig {
     pub source: KeySource,
+    /// Rotation and publication periods of signing keys.
+    pub policy: KeyPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -544,7 +559,19 @@ fn keys_config(raw: RawKeys, env: EnvLookup<'_>, public_url_is_loopback: bool) -
         (None, None) if public_url_is_loopback => KeySource::Local(PathBuf::from(LOCAL_KEK_FILE)),
         (None, None) => return Err(ConfigError::MissingKeyEncryptionKey),
     };
-    Ok(KeysConfig { source })
+    let rotation = parse_number(&KEYS_ROTATION_PERIOD, env, raw.rotation_period_days)?;
+    let rotation = in_range(&KEYS_ROTATION_PERIOD, env, rotation, 90, 0..=3650)?;
+    let before = parse_number(&KEYS_PUBLISH_BEFORE_SIGNING, env, raw.publish_before_signing_seconds)?;
+    let before = in_range(&KEYS_PUBLISH_BEFORE_SIGNING, env, before, 3600, JWKS_MAX_AGE_SECONDS..=7 * 86400)?;
+    let retired = parse_number(&KEYS_RETIRED_KEY_PUBLISH, env, raw.retired_key_publish_seconds)?;
+    let retired = in_range(&KEYS_RETIRED_KEY_PUBLISH, env, retired, 86400, 3600..=366 * 86400)?;
+    let seconds = |value: u64| time::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX));
+    let policy = KeyPolicy {
+        publish_before_signing: seconds(before),
+        retired_key_publish: seconds(retired),
+        rotation_period: (rotation > 0).then(|| time::Duration::days(i64::try_from(rotation).unwrap_or(i64::MAX))),
+    };
+    Ok(KeysConfig { source, policy })
 }
 
 fn passwords_config(raw: RawPasswords, env: EnvLookup<'_>) -> Result<PasswordsConfig, ConfigError> {
@@ -742,6 +769,30 @@ mod tests {
             .starts_with("invalid setting passwords.max_concurrent_hashes"));
         assert!(error(&[("ZENOAUTH_ARGON2_MEMORY_KIB", "16")])
             .starts_with("invalid setting passwords.argon2_memory_kib (ZENOAUTH_ARGON2_MEMORY_KIB): 16 is below"));
+    }
+
+    #[test]
+    fn key_rotation_settings_are_checked() {
+        let policy = load(&[]).unwrap().keys.policy;
+        assert_eq!(policy, KeyPolicy::default());
+        let policy = load(&[
+            ("ZENOAUTH_KEY_ROTATION_PERIOD_DAYS", "0"),
+            ("ZENOAUTH_KEY_PUBLISH_BEFORE_SIGNING_SECONDS", "300"),
+            ("ZENOAUTH_RETIRED_KEY_PUBLISH_SECONDS", "7200"),
+        ])
+        .unwrap()
+        .keys
+        .policy;
+        assert_eq!(policy.rotation_period, None);
+        assert_eq!(policy.publish_before_signing, time::Duration::seconds(300));
+        assert_eq!(policy.retired_key_publish, time::Duration::seconds(7200));
+        assert!(error(&[("ZENOAUTH_KEY_PUBLISH_BEFORE_SIGNING_SECONDS", "299")]).starts_with(
+            "invalid setting keys.publish_before_signing_seconds (ZENOAUTH_KEY_PUBLISH_BEFORE_SIGNING_SECONDS): 299 is out of range (300 to"
+        ));
+        assert!(error(&[("ZENOAUTH_RETIRED_KEY_PUBLISH_SECONDS", "60")])
+            .starts_with("invalid setting keys.retired_key_publish_seconds"));
+        assert!(error(&[("ZENOAUTH_KEY_ROTATION_PERIOD_DAYS", "-1")])
+            .starts_with("invalid setting keys.rotation_period_days"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod clock;
 pub mod config;
 pub mod database;
 pub mod http;
+pub mod key_commands;
+pub mod key_maintenance;
 pub mod keys;
 pub mod logging;
 pub mod services;

@@ -6,12 +6,13 @@ use zenoauth_domain::ids::{
     ApplicationId, AuthorizationCodeId, OrganizationId, RefreshTokenFamilyId, SessionId, SigningKeyId, UserId,
 };
 use zenoauth_domain::model::{
-    Application, AuditEvent, AuthorizationCode, CodeRedemption, Organization, RefreshRotation, RefreshToken,
+    Application, AuditEvent, AuthorizationCode, CodeRedemption, Consent, Organization, RefreshRotation, RefreshToken,
     RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
 };
 use zenoauth_domain::ports::{
-    ApplicationRepository, AuditLog, AuditQuery, AuthorizationCodeStore, OrganizationRepository, PageRequest,
-    RefreshTokenStore, RevocationStore, SessionStore, SigningKeyRepository, UserQuery, UserRepository,
+    ApplicationRepository, AuditLog, AuditQuery, AuthorizationCodeStore, ClientAssertionStore, ConsentStore,
+    OrganizationRepository, PageRequest, RefreshTokenStore, RevocationStore, SessionStore, SigningKeyRepository,
+    UserQuery, UserRepository,
 };
 use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
 use zenoauth_domain::Result;
@@ -317,6 +318,10 @@ impl SigningKeyRepository for MemorySigningKeyRepository {
         self.database.call(|state| Ok(state.signing_key_find_active(organization, algorithm))).await
     }
 
+    async fn activate(&self, organization: OrganizationId, id: SigningKeyId) -> Result<()> {
+        self.database.call(|state| state.signing_key_activate(organization, id)).await
+    }
+
     async fn retire(
         &self,
         organization: OrganizationId,
@@ -345,5 +350,56 @@ impl AuditLog for MemoryAuditLog {
         page: &PageRequest,
     ) -> Result<Vec<AuditEvent>> {
         self.database.call(|state| Ok(state.audit_list(organization, query, page))).await
+    }
+}
+
+adapter!(
+    /// [`ConsentStore`] in memory.
+    MemoryConsentStore
+);
+adapter!(
+    /// [`ClientAssertionStore`] in memory.
+    MemoryClientAssertionStore
+);
+
+#[async_trait]
+impl ConsentStore for MemoryConsentStore {
+    async fn find(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+    ) -> Result<Option<Consent>> {
+        self.database.call(|state| Ok(state.consent_find(organization, user, application))).await
+    }
+
+    async fn save(&self, consent: &Consent) -> Result<()> {
+        self.database.call(|state| state.consent_save(consent)).await
+    }
+
+    async fn delete(&self, organization: OrganizationId, user: UserId, application: ApplicationId) -> Result<bool> {
+        self.database.call(|state| Ok(state.consent_delete(organization, user, application))).await
+    }
+
+    async fn list_for_user(&self, organization: OrganizationId, user: UserId) -> Result<Vec<Consent>> {
+        self.database.call(|state| Ok(state.consent_list_for_user(organization, user))).await
+    }
+}
+
+#[async_trait]
+impl ClientAssertionStore for MemoryClientAssertionStore {
+    async fn record_jti(
+        &self,
+        organization: OrganizationId,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.database.call(|state| state.client_assertion_record(organization, client_id, jti, expires_at, now)).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.client_assertion_delete_expired(now))).await
     }
 }

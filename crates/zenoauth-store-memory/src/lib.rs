@@ -14,9 +14,9 @@ use zenoauth_domain::ports::Stores;
 use zenoauth_domain::Result;
 
 pub use adapters::{
-    MemoryApplicationRepository, MemoryAuditLog, MemoryAuthorizationCodeStore, MemoryOrganizationRepository,
-    MemoryRefreshTokenStore, MemoryRevocationStore, MemorySessionStore, MemorySigningKeyRepository,
-    MemoryUserRepository,
+    MemoryApplicationRepository, MemoryAuditLog, MemoryAuthorizationCodeStore, MemoryClientAssertionStore,
+    MemoryConsentStore, MemoryOrganizationRepository, MemoryRefreshTokenStore, MemoryRevocationStore,
+    MemorySessionStore, MemorySigningKeyRepository, MemoryUserRepository,
 };
 pub use faults::{Faults, InjectedFault};
 
@@ -50,6 +50,8 @@ impl MemoryDatabase {
             authorization_codes: Arc::new(MemoryAuthorizationCodeStore::new(self.clone())),
             refresh_tokens: Arc::new(MemoryRefreshTokenStore::new(self.clone())),
             revocations: Arc::new(MemoryRevocationStore::new(self.clone())),
+            consents: Arc::new(MemoryConsentStore::new(self.clone())),
+            client_assertions: Arc::new(MemoryClientAssertionStore::new(self.clone())),
             signing_keys: Arc::new(MemorySigningKeyRepository::new(self.clone())),
             audit: Arc::new(MemoryAuditLog::new(self.clone())),
         }

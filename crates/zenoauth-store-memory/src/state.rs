@@ -13,8 +13,8 @@ use zenoauth_domain::ids::{
     UserId,
 };
 use zenoauth_domain::model::{
-    Application, AuditEvent, AuthorizationCode, CodeRedemption, KeyState, Organization, RefreshRotation, RefreshToken,
-    RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
+    Application, AuditEvent, AuthorizationCode, CodeRedemption, Consent, KeyState, Organization, RefreshRotation,
+    RefreshToken, RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
 };
 use zenoauth_domain::ports::{AuditQuery, PageRequest, UserQuery};
 use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
@@ -30,6 +30,8 @@ pub(crate) struct State {
     families: BTreeMap<RefreshTokenFamilyId, RefreshTokenFamily>,
     refresh_tokens: HashMap<SecretDigest, RefreshToken>,
     revocations: HashMap<(OrganizationId, String), Revocation>,
+    consents: BTreeMap<(OrganizationId, UserId, ApplicationId), Consent>,
+    client_assertion_jtis: HashMap<(OrganizationId, ClientId, String), OffsetDateTime>,
     signing_keys: BTreeMap<SigningKeyId, SigningKey>,
     audit: BTreeMap<AuditEventId, AuditEvent>,
 }
@@ -138,6 +140,8 @@ impl State {
         self.codes.retain(|_, code| code.organization_id != id);
         self.remove_families(|family| family.organization_id == id);
         self.revocations.retain(|(organization, _), _| *organization != id);
+        self.consents.retain(|(organization, _, _), _| *organization != id);
+        self.client_assertion_jtis.retain(|(organization, _, _), _| *organization != id);
         self.signing_keys.retain(|_, key| key.organization_id != id);
         self.audit.retain(|_, event| event.organization_id != id);
         Ok(())
@@ -196,6 +200,7 @@ impl State {
     pub(crate) fn user_delete(&mut self, organization: OrganizationId, id: UserId) -> Result<()> {
         self.require_user(organization, id)?;
         self.users.remove(&id);
+        self.consents.retain(|(_, user, _), _| *user != id);
         self.sessions.retain(|_, session| session.user_id != id);
         self.codes.retain(|_, code| code.user_id != id);
         self.remove_families(|family| family.user_id == Some(id));
@@ -267,6 +272,7 @@ impl State {
     pub(crate) fn application_delete(&mut self, organization: OrganizationId, id: ApplicationId) -> Result<()> {
         self.require_application(organization, id)?;
         self.applications.remove(&id);
+        self.consents.retain(|(_, _, application), _| *application != id);
         self.codes.retain(|_, code| code.application_id != id);
         self.remove_families(|family| family.application_id == id);
         Ok(())
@@ -534,6 +540,67 @@ impl State {
         count(before - self.revocations.len())
     }
 
+    // Consents
+
+    pub(crate) fn consent_find(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+    ) -> Option<Consent> {
+        self.consents.get(&(organization, user, application)).cloned()
+    }
+
+    pub(crate) fn consent_save(&mut self, consent: &Consent) -> Result<()> {
+        self.require_organization(consent.organization_id)?;
+        self.require_user(consent.organization_id, consent.user_id)?;
+        self.require_application(consent.organization_id, consent.application_id)?;
+        self.consents.insert((consent.organization_id, consent.user_id, consent.application_id), consent.clone());
+        Ok(())
+    }
+
+    pub(crate) fn consent_delete(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+    ) -> bool {
+        self.consents.remove(&(organization, user, application)).is_some()
+    }
+
+    pub(crate) fn consent_list_for_user(&self, organization: OrganizationId, user: UserId) -> Vec<Consent> {
+        self.consents
+            .values()
+            .filter(|consent| consent.organization_id == organization && consent.user_id == user)
+            .cloned()
+            .collect()
+    }
+
+    // Client assertions
+
+    pub(crate) fn client_assertion_record(
+        &mut self,
+        organization: OrganizationId,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.require_organization(organization)?;
+        let key = (organization, client_id.clone(), jti.to_owned());
+        if self.client_assertion_jtis.get(&key).is_some_and(|stored| *stored > now) {
+            return Ok(false);
+        }
+        self.client_assertion_jtis.insert(key, expires_at);
+        Ok(true)
+    }
+
+    pub(crate) fn client_assertion_delete_expired(&mut self, now: OffsetDateTime) -> u64 {
+        let before = self.client_assertion_jtis.len();
+        self.client_assertion_jtis.retain(|_, expires_at| *expires_at > now);
+        count(before - self.client_assertion_jtis.len())
+    }
+
     // Signing keys
 
     pub(crate) fn signing_key_create(&mut self, key: &SigningKey) -> Result<()> {
@@ -563,6 +630,16 @@ impl State {
             .filter(|key| key.state == KeyState::Active)
             .max_by_key(|key| (key.created_at, key.id))
             .cloned()
+    }
+
+    pub(crate) fn signing_key_activate(&mut self, organization: OrganizationId, id: SigningKeyId) -> Result<()> {
+        match self.signing_keys.get_mut(&id) {
+            Some(key) if key.organization_id == organization && key.state != KeyState::Retired => {
+                key.state = KeyState::Active;
+                Ok(())
+            }
+            _ => Err(Error::NotFound("signing_key")),
+        }
     }
 
     pub(crate) fn signing_key_retire(

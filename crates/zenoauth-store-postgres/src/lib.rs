@@ -10,6 +10,7 @@
 mod applications;
 mod audit;
 mod codes;
+mod consents;
 mod error;
 mod organizations;
 mod refresh_tokens;
@@ -119,6 +120,8 @@ impl PgDatabase {
             authorization_codes: Arc::new(codes::PgAuthorizationCodeStore::new(pool.clone())),
             refresh_tokens: Arc::new(refresh_tokens::PgRefreshTokenStore::new(pool.clone())),
             revocations: Arc::new(revocations::PgRevocationStore::new(pool.clone())),
+            consents: Arc::new(consents::PgConsentStore::new(pool.clone())),
+            client_assertions: Arc::new(consents::PgClientAssertionStore::new(pool.clone())),
             signing_keys: Arc::new(signing_keys::PgSigningKeyRepository::new(pool.clone())),
             audit: Arc::new(audit::PgAuditLog::new(pool.clone())),
         }

@@ -94,6 +94,19 @@ impl SigningKeyRepository for PgSigningKeyRepository {
         row.as_ref().map(read_key).transpose()
     }
 
+    async fn activate(&self, organization: OrganizationId, id: SigningKeyId) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE signing_keys SET state = 'active'
+             WHERE organization_id = $1 AND id = $2 AND state IN ('pending', 'active')",
+        )
+        .bind(organization.as_uuid())
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        expect_one(result.rows_affected(), "signing_key")
+    }
+
     async fn retire(
         &self,
         organization: OrganizationId,

@@ -18,6 +18,7 @@ use zenoauth_domain::ports::Stores;
 mod applications;
 mod audit;
 mod authorization_codes;
+mod consents;
 mod convert;
 mod organizations;
 mod refresh_tokens;
@@ -117,6 +118,8 @@ impl SqliteDatabase {
             authorization_codes: Arc::new(authorization_codes::SqliteAuthorizationCodeStore::new(pool.clone())),
             refresh_tokens: Arc::new(refresh_tokens::SqliteRefreshTokenStore::new(pool.clone())),
             revocations: Arc::new(revocations::SqliteRevocationStore::new(pool.clone())),
+            consents: Arc::new(consents::SqliteConsentStore::new(pool.clone())),
+            client_assertions: Arc::new(consents::SqliteClientAssertionStore::new(pool.clone())),
             signing_keys: Arc::new(signing_keys::SqliteSigningKeyRepository::new(pool.clone())),
             audit: Arc::new(audit::SqliteAuditLog::new(pool.clone())),
         }

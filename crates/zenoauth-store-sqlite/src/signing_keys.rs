@@ -98,6 +98,22 @@ impl SigningKeyRepository for SqliteSigningKeyRepository {
         row.as_ref().map(signing_key).transpose()
     }
 
+    async fn activate(&self, organization: OrganizationId, id: SigningKeyId) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE signing_keys SET state = 'active' \
+             WHERE organization_id = ? AND id = ? AND state IN ('pending', 'active')",
+        )
+        .bind(organization.as_uuid())
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NotFound("signing_key"));
+        }
+        Ok(())
+    }
+
     async fn retire(
         &self,
         organization: OrganizationId,

@@ -39,6 +39,7 @@ mod applications;
 mod audit;
 mod cascades;
 mod codes;
+mod consents;
 pub mod fixture;
 mod organizations;
 mod refresh;
@@ -51,6 +52,7 @@ pub use applications::*;
 pub use audit::*;
 pub use cascades::*;
 pub use codes::*;
+pub use consents::*;
 pub use organizations::*;
 pub use refresh::*;
 pub use revocations::*;
@@ -116,6 +118,7 @@ macro_rules! for_each_contract {
         $callback!(signing_key_find_active_is_newest_active_per_algorithm);
         $callback!(signing_key_retired_stays_published_until_expired);
         $callback!(signing_key_retire_of_missing_is_not_found);
+        $callback!(signing_key_pending_is_published_but_signs_only_once_activated);
         $callback!(tenants_are_isolated_for_signing_keys);
         // audit log
         $callback!(audit_events_roundtrip);
@@ -123,6 +126,12 @@ macro_rules! for_each_contract {
         $callback!(audit_events_are_filtered);
         $callback!(audit_events_are_paginated_by_id);
         $callback!(tenants_are_isolated_for_audit_events);
+        // consents and client assertions
+        $callback!(consent_roundtrip_replace_and_delete);
+        $callback!(tenants_are_isolated_for_consents);
+        $callback!(consents_go_with_their_user_and_application);
+        $callback!(client_assertion_jti_is_accepted_once_until_it_expires);
+        $callback!(client_assertion_jti_is_single_use_under_concurrency);
         // cascades
         $callback!(deleting_an_organization_removes_everything_it_owns);
         $callback!(deleting_a_user_removes_their_sessions_codes_and_refresh_tokens);

@@ -101,3 +101,45 @@ pub async fn tenants_are_isolated_for_signing_keys(stores: &Stores) {
     assert_eq!(stores.signing_keys.find_active(theirs.id, SigningAlgorithm::Es256).await.unwrap(), Some(foreign));
     assert_eq!(stores.signing_keys.find_active(mine.id, SigningAlgorithm::EdDsa).await.unwrap(), Some(own));
 }
+
+/// A pending key is listed (published) but never found active until
+/// `activate`; activating is idempotent, and a retired, missing or foreign
+/// key cannot be activated. A pending key can be retired without signing.
+pub async fn signing_key_pending_is_published_but_signs_only_once_activated(stores: &Stores) {
+    let fx = Fixture::new("signing_key_pending_is_published_but_signs_only_once_activated");
+    let organization = fx.create_organization(stores).await;
+    let other_organization = fx.create_organization(stores).await;
+    let org = organization.id;
+    let current = fx.create_signing_key(stores, &organization, SigningAlgorithm::EdDsa, at(10)).await;
+    let pending =
+        SigningKey { state: KeyState::Pending, ..fx.signing_key(&organization, SigningAlgorithm::EdDsa, at(20)) };
+    stores.signing_keys.create(&pending).await.unwrap();
+
+    assert_eq!(stores.signing_keys.list(org).await.unwrap(), vec![pending.clone(), current.clone()]);
+    assert_eq!(stores.signing_keys.find_active(org, SigningAlgorithm::EdDsa).await.unwrap(), Some(current.clone()));
+    assert_not_found(stores.signing_keys.activate(other_organization.id, pending.id).await, "signing_key");
+    assert_not_found(stores.signing_keys.activate(org, fx.id()).await, "signing_key");
+    assert_eq!(stores.signing_keys.find_active(org, SigningAlgorithm::EdDsa).await.unwrap(), Some(current.clone()));
+
+    stores.signing_keys.activate(org, pending.id).await.unwrap();
+    let activated = SigningKey { state: KeyState::Active, ..pending.clone() };
+    assert_eq!(stores.signing_keys.find_active(org, SigningAlgorithm::EdDsa).await.unwrap(), Some(activated.clone()));
+    stores.signing_keys.activate(org, pending.id).await.unwrap();
+    assert_eq!(stores.signing_keys.list(org).await.unwrap(), vec![activated, current.clone()]);
+
+    stores.signing_keys.retire(org, current.id, at(30), at(300)).await.unwrap();
+    assert_not_found(stores.signing_keys.activate(org, current.id).await, "signing_key");
+
+    let never_signed =
+        SigningKey { state: KeyState::Pending, ..fx.signing_key(&organization, SigningAlgorithm::Es256, at(40)) };
+    stores.signing_keys.create(&never_signed).await.unwrap();
+    stores.signing_keys.retire(org, never_signed.id, at(50), at(60)).await.unwrap();
+    let listed = stores.signing_keys.list(org).await.unwrap();
+    let retired = listed.iter().find(|key| key.id == never_signed.id).unwrap();
+    assert_eq!(
+        (retired.state, retired.retired_at, retired.expires_at),
+        (KeyState::Retired, Some(at(50)), Some(at(60)))
+    );
+    assert_eq!(stores.signing_keys.find_active(org, SigningAlgorithm::Es256).await.unwrap(), None);
+    assert_eq!(stores.signing_keys.delete_expired(at(60)).await.unwrap(), 1);
+}

@@ -138,3 +138,23 @@ fn debug_shows_parameters_only() {
     assert!(debug.contains("memory_kib: 64"), "{debug}");
     assert!(!debug.contains("$argon2id$"), "{debug}");
 }
+
+/// PHC strings made by argon2 0.5.3 (lanes computed one after another),
+/// before the move to argon2 0.6 with parallel lanes: stored hashes must keep
+/// verifying, and a different lane schedule must not change the output.
+const MADE_BY_ARGON2_0_5: [&str; 3] = [
+    "$argon2id$v=19$m=65536,t=3,p=4$rIhkissubuZzppZ7iEcZMA$Vv2pUZtuEk8V+FMZkCgUndlFiUQPdj0lJKt/O2PqYpY",
+    "$argon2id$v=19$m=256,t=2,p=4$5uSh/PJMQ9xOPuXiUSIV0A$dPhIhVlb0oU8/9VkkG3U6HBEgC+Cmz1R6i81A52bT6s",
+    "$argon2id$v=19$m=64,t=1,p=1$JHejOFu6LJ858+hKA1dK0w$wE+ImptSZEGs/SCXBRc+POqOmgVTICPB6I1POJVjqE8",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_made_by_argon2_0_5_still_verify() {
+    let hasher = hasher(Argon2Params::default());
+    for phc in MADE_BY_ARGON2_0_5 {
+        let hash = PasswordHash::parse(phc).unwrap();
+        assert!(hasher.verify(&password("correct horse battery staple"), &hash).await.unwrap(), "{phc}");
+        assert!(!hasher.verify(&password("correct horse battery stapler"), &hash).await.unwrap(), "{phc}");
+    }
+    assert!(!hasher.needs_rehash(&PasswordHash::parse(MADE_BY_ARGON2_0_5[0]).unwrap()));
+}

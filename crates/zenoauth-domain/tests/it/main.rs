@@ -3,6 +3,7 @@
 
 // Fixture helpers outside #[test] functions unwrap too; clippy.toml only
 // exempts the test functions themselves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bootstrap;
+mod oauth;

@@ -11,6 +11,7 @@ pub mod health;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 
 use std::future::Future;
@@ -35,7 +36,7 @@ use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
-use zenoauth_domain::keys::KeyRing;
+use zenoauth_domain::keys::{KeyPolicy, KeyRing};
 use zenoauth_domain::ports::{PageRequest, Stores};
 
 use self::metrics::Metrics;
@@ -96,6 +97,8 @@ pub struct AppState {
     pub services: Services,
     /// The externally visible base URL; issuers are `{public_url}/o/{slug}`.
     pub public_url: PublicUrl,
+    /// When signing keys rotate and how long they stay published.
+    pub key_policy: KeyPolicy,
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,6 +117,7 @@ impl AppState {
             limits: HttpLimits::default(),
             services,
             public_url,
+            key_policy: KeyPolicy::default(),
         }
     }
 
@@ -125,6 +129,12 @@ impl AppState {
             self.services.clock.clone(),
             self.services.random.clone(),
         )
+        .with_policy(self.key_policy)
+    }
+
+    pub fn with_key_policy(mut self, key_policy: KeyPolicy) -> Self {
+        self.key_policy = key_policy;
+        self
     }
 
     /// The same state with another public URL (tests learn theirs after binding).
@@ -163,6 +173,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .nest("/o/{slug}", oidc::router())
+        // RFC 8414 §3.1: the well-known segment goes before the issuer's path.
+        .route("/.well-known/oauth-authorization-server/o/{slug}", get(oidc::discovery::provider_metadata))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
         .fallback(not_found)
         .layer(middleware)

@@ -2,6 +2,18 @@
 //! organization. Handlers parse HTTP and render; protocol rules are domain
 //! use cases.
 
+pub mod authorize;
+pub mod consent;
+pub mod discovery;
+pub mod end_session;
+pub mod flow;
+pub mod introspect;
+pub mod jwks;
+pub mod login;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::Router;
@@ -15,6 +27,17 @@ use super::AppState;
 /// own `.route(...)` lines here.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/.well-known/openid-configuration", axum::routing::get(discovery::provider_metadata))
+        .route("/.well-known/oauth-authorization-server", axum::routing::get(discovery::provider_metadata))
+        .route("/jwks", axum::routing::get(jwks::jwks))
+        .route("/authorize", axum::routing::get(authorize::authorize).post(authorize::authorize))
+        .route("/login", axum::routing::get(login::show).post(login::submit))
+        .route("/consent", axum::routing::get(consent::show).post(consent::submit))
+        .route("/token", axum::routing::post(token::token).fallback(flow::post_only))
+        .route("/userinfo", axum::routing::get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/introspect", axum::routing::post(introspect::introspect).fallback(flow::post_only))
+        .route("/revoke", axum::routing::post(revoke::revoke).fallback(flow::post_only))
+        .route("/end_session", axum::routing::get(end_session::end_session).post(end_session::end_session))
 }
 
 /// The organization named by the `{slug}` path segment. An unknown or

@@ -1,0 +1,132 @@
+//! `GET/POST /login`: the login page (email and password, CSRF-protected by a
+//! double-submit cookie) and the login itself, which continues the
+//! authorization request it carries.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+use zenoauth_domain::oauth::LoginError;
+
+use super::authorize::{proceed, MAX_REQUEST_BYTES};
+use super::flow::{self, branding, field, internal_page};
+use super::Tenant;
+use crate::http::pages::{error_page, escape, hidden, strings, Branding, Page};
+use crate::http::AppState;
+
+/// Renders the login form. `authorize` is the serialized authorization
+/// request to continue after login; `form_target` the client's redirect URI
+/// (allowed in `form-action`, as the login's answer redirects there).
+pub fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    branding: &Branding,
+    authorize: Option<&str>,
+    login_hint: Option<&str>,
+    form_target: Option<&str>,
+    failed: Option<&str>,
+) -> Response {
+    let (csrf, set_cookie) = flow::csrf_token(state, headers);
+    let mut body = String::new();
+    if let Some(message) = failed {
+        body.push_str(&format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(message)));
+    } else {
+        body.push_str(&format!("<p>{}</p>", escape(strings::LOGIN_INTRO)));
+    }
+    let described_by = if failed.is_some() { " aria-describedby=\"login-error\"" } else { "" };
+    body.push_str("<form method=\"post\" action=\"login\">");
+    body.push_str(&hidden("csrf_token", &csrf));
+    if let Some(authorize) = authorize {
+        body.push_str(&hidden("authorize", authorize));
+    }
+    let email = login_hint.unwrap_or_default();
+    let email_focus = if email.is_empty() { " autofocus" } else { "" };
+    let password_focus = if email.is_empty() { "" } else { " autofocus" };
+    body.push_str(&format!(
+        "<label for=\"email\">{email_label}</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\"{email_focus}{described_by}>\
+         <label for=\"password\">{password_label}</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}>\
+         <button type=\"submit\">{button}</button></form>",
+        email_label = escape(strings::EMAIL_LABEL),
+        email = escape(email),
+        password_label = escape(strings::PASSWORD_LABEL),
+        button = escape(strings::LOGIN_BUTTON),
+    ));
+    let status = if failed.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let mut page = Page::new(status, strings::LOGIN_TITLE).push(&body);
+    if let Some(target) = form_target {
+        page = page.allow_form_target(target);
+    }
+    if let Some(cookie) = set_cookie {
+        page = page.header(header::SET_COOKIE, cookie);
+    }
+    page.render(branding)
+}
+
+/// `GET /login?authorize=…`: the form on its own.
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let pairs = flow::decode_pairs(&query.unwrap_or_default());
+    let authorize = field(&pairs, "authorize").filter(|text| text.len() <= MAX_REQUEST_BYTES);
+    login_page(&state, &headers, &branding(&tenant), authorize, None, None, None)
+}
+
+/// `POST /login`.
+pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> Response {
+    let branding = branding(&tenant);
+    let Some(text) = flow::form_body(&headers, &body) else {
+        return error_page(StatusCode::BAD_REQUEST, "The request must be a form.", &branding);
+    };
+    let pairs = flow::decode_pairs(&text);
+    if !flow::csrf_ok(&state, &headers, field(&pairs, "csrf_token")) {
+        return error_page(StatusCode::FORBIDDEN, strings::CSRF_FAILED, &branding);
+    }
+    let authorize = field(&pairs, "authorize").filter(|text| !text.is_empty());
+    if authorize.is_some_and(|text| text.len() > MAX_REQUEST_BYTES) {
+        return error_page(StatusCode::BAD_REQUEST, "The request is too large.", &branding);
+    }
+    let authorize_pairs = authorize.map(flow::decode_pairs);
+    let form_target = authorize_pairs.as_ref().and_then(|pairs| field(pairs, "redirect_uri")).map(str::to_owned);
+    let email = field(&pairs, "email").unwrap_or_default();
+    let password = field(&pairs, "password").unwrap_or_default();
+    let provider = flow::provider(&state);
+    let issuer = flow::issuer(&tenant, &state);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|text| text.chars().take(256).collect::<String>());
+    let success = match provider.login(&issuer, email, password, json!({"user_agent": user_agent})).await {
+        Ok(success) => success,
+        Err(LoginError::InvalidCredentials) => {
+            let hint = (email.len() <= 254).then_some(email);
+            return login_page(
+                &state,
+                &headers,
+                &branding,
+                authorize,
+                hint,
+                form_target.as_deref(),
+                Some(strings::LOGIN_FAILED),
+            );
+        }
+        Err(LoginError::Internal(error)) => return internal_page(&error, &branding),
+    };
+    let lifetime = (success.session.expires_at - success.session.created_at).whole_seconds();
+    let set_cookie = flow::session_set_cookie(&state, &tenant, &success.cookie.plaintext, lifetime);
+    let mut response = match authorize_pairs {
+        Some(pairs) => proceed(&state, &tenant, &headers, pairs, Some(success.session), true, true).await,
+        None => Page::new(StatusCode::OK, strings::SIGNED_IN_TITLE)
+            .push(&format!("<p>{}</p>", escape(strings::SIGNED_IN_BODY)))
+            .render(&branding),
+    };
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
