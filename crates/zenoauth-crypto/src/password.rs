@@ -59,11 +59,15 @@ pub struct Argon2ParamsError(String);
 /// `max_concurrent × memory_kib`, however many logins arrive.
 ///
 /// Within one hash the `parallelism` lanes are computed in parallel on
-/// rayon's global pool (one thread per CPU), so a single hash can use every
-/// core. The default `max_concurrent` is therefore `max(1, CPUs / lanes)`:
-/// concurrent hashes × lanes do not oversubscribe the CPUs, and more permits
-/// would not add throughput (the pool is the bound), only memory and latency.
-/// docs/benchmarks.md has the measurements behind this choice.
+/// rayon's global pool (one thread per CPU), so a lone hash uses every core
+/// (on 2 cores at m = 64 MiB, t = 3, p = 4: ≈ 72 ms instead of ≈ 120 ms).
+/// Concurrent hashes queue their lanes on that same fixed pool, so permits ×
+/// lanes never means more threads than CPUs; the permits bound memory. The
+/// default stays one permit per CPU: measured on 2 cores, one permit (=
+/// CPUs / lanes) gave 4–14 % less throughput under a flood than two (the
+/// pool idles at each hash's synchronisation points) to save one hash's
+/// memory.
+/// docs/benchmarks.md has the figures.
 ///
 /// A stored hash that is not a valid PHC string, or names an algorithm other
 /// than Argon2, makes `verify` return `Err(Unavailable)`, not `Ok(false)`: it
@@ -80,8 +84,8 @@ pub struct Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    /// A hasher with the given parameters, at most `max(1, CPUs / lanes)`
-    /// hashes at once.
+    /// A hasher with the given parameters, at most the available parallelism
+    /// of hashes at once.
     pub fn new(params: Argon2Params, random: Arc<dyn RandomSource>) -> Result<Self, Argon2ParamsError> {
         let argon2_params = params.to_argon2()?;
         let mut salt = [0u8; SALT_BYTES];
@@ -97,10 +101,7 @@ impl Argon2Hasher {
             STANDARD_NO_PAD.encode(output)
         );
         let dummy_hash = PasswordHash::parse(&dummy).map_err(|error| Argon2ParamsError(error.to_string()))?;
-        let max_concurrent = default_max_concurrent(
-            std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-            params.parallelism,
-        );
+        let max_concurrent = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Ok(Self {
             params,
             argon2_params,
@@ -170,13 +171,6 @@ impl Argon2Hasher {
         .await
         .map_err(Error::unavailable)?
     }
-}
-
-/// As many hashes at once as keep every CPU busy when each one spreads its
-/// `lanes` over the CPUs: `max(1, cpus / lanes)`.
-fn default_max_concurrent(cpus: usize, lanes: u32) -> usize {
-    let lanes = usize::try_from(lanes).unwrap_or(usize::MAX).max(1);
-    (cpus / lanes).max(1)
 }
 
 impl fmt::Debug for Argon2Hasher {
@@ -280,14 +274,9 @@ mod tests {
     }
 
     #[test]
-    fn default_permits_keep_hashes_times_lanes_within_the_cpus() {
-        assert_eq!(default_max_concurrent(2, 4), 1);
-        assert_eq!(default_max_concurrent(1, 1), 1);
-        assert_eq!(default_max_concurrent(8, 4), 2);
-        assert_eq!(default_max_concurrent(16, 4), 4);
-        assert_eq!(default_max_concurrent(4, 1), 4);
+    fn default_permits_are_one_per_cpu() {
         let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        assert_eq!(hasher(Argon2Params::default()).max_concurrent(), (cpus / 4).max(1));
+        assert_eq!(hasher(Argon2Params::default()).max_concurrent(), cpus);
     }
 
     #[test]

@@ -141,7 +141,9 @@ fn debug_shows_parameters_only() {
 
 /// PHC strings made by argon2 0.5.3 (lanes computed one after another),
 /// before the move to argon2 0.6 with parallel lanes: stored hashes must keep
-/// verifying, and a different lane schedule must not change the output.
+/// verifying, and a different lane schedule must not change the output. The
+/// reference C implementation (the `argon2` command) yields the same p = 4
+/// strings from the same salts.
 const MADE_BY_ARGON2_0_5: [&str; 3] = [
     "$argon2id$v=19$m=65536,t=3,p=4$rIhkissubuZzppZ7iEcZMA$Vv2pUZtuEk8V+FMZkCgUndlFiUQPdj0lJKt/O2PqYpY",
     "$argon2id$v=19$m=256,t=2,p=4$5uSh/PJMQ9xOPuXiUSIV0A$dPhIhVlb0oU8/9VkkG3U6HBEgC+Cmz1R6i81A52bT6s",
