@@ -19,6 +19,15 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The end-to-end load benchmark: release build, fresh PostgreSQL database, wrk
+# on 127.0.0.1; writes its figures into docs/benchmarks.md (see scripts/bench).
+bench:
+    scripts/bench
+
+# The benchmark on a short setting (1 s per scenario), printed, not written.
+bench-smoke:
+    BENCH_DURATION=1 BENCH_OUT=- scripts/bench
+
 # Regenerate docs/openapi.json from the code.
 openapi:
     cargo run -q -- openapi > docs/openapi.json

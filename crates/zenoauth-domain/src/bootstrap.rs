@@ -109,7 +109,12 @@ impl Bootstrap {
         password: Option<Password>,
     ) -> Result<(User, bool, Option<Password>)> {
         let (password, generated) = match password {
-            Some(given) => (given, false),
+            Some(given) => {
+                // The operator's password obeys the organization's policy like any other.
+                crate::security::password_policy::PasswordPolicy::from_organization(organization)?
+                    .check(&given, email)?;
+                (given, false)
+            }
             None => (self.generate_password()?, true),
         };
         let now = self.clock.now();

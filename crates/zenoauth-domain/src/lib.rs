@@ -11,6 +11,8 @@ pub mod keys;
 pub mod model;
 pub mod oauth;
 pub mod ports;
+pub mod roles;
+pub mod security;
 pub mod testing;
 pub mod values;
 

@@ -322,3 +322,22 @@ pub struct Consent {
     pub scope: ScopeSet,
     pub granted_at: OffsetDateTime,
 }
+
+/// The failed-login counter of one key (an account or a source address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginAttempts {
+    pub organization_id: OrganizationId,
+    pub key: String,
+    /// Failures since `window_started_at`.
+    pub failures: u32,
+    pub window_started_at: OffsetDateTime,
+    pub last_failed_at: OffsetDateTime,
+    /// While in the future, logins for the key are refused (uniformly).
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+impl LoginAttempts {
+    pub fn is_locked_at(&self, now: OffsetDateTime) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+}

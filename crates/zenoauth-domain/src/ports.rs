@@ -13,8 +13,8 @@ use crate::ids::{
     ApplicationId, AuthorizationCodeId, OrganizationId, RefreshTokenFamilyId, SessionId, SigningKeyId, UserId,
 };
 use crate::model::{
-    Application, AuditEvent, AuthorizationCode, CodeRedemption, Consent, Organization, RefreshRotation, RefreshToken,
-    RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
+    Application, AuditEvent, AuthorizationCode, CodeRedemption, Consent, LoginAttempts, Organization, RefreshRotation,
+    RefreshToken, RefreshTokenFamily, Revocation, Session, SigningAlgorithm, SigningKey, User,
 };
 use crate::values::{ClientId, Email, Password, PasswordHash, SecretDigest, Slug};
 
@@ -289,6 +289,143 @@ pub trait AuditLog: Send + Sync {
     ) -> Result<Vec<AuditEvent>>;
 }
 
+/// Roles per organization and their assignment to users and applications
+/// (see [`crate::roles`]). Assignments never cross organizations.
+#[async_trait]
+pub trait RoleRepository: Send + Sync {
+    /// `Conflict("role_name")` when the name is taken in this organization;
+    /// `NotFound("organization")` when the organization does not exist.
+    async fn create(&self, role: &crate::roles::Role) -> Result<()>;
+    async fn get(&self, organization: OrganizationId, id: crate::roles::RoleId) -> Result<crate::roles::Role>;
+    async fn find_by_name(
+        &self,
+        organization: OrganizationId,
+        name: &crate::roles::RoleName,
+    ) -> Result<Option<crate::roles::Role>>;
+    /// Writes name, description, permissions and `updated_at`; `Conflict("role_name")`.
+    async fn update(&self, role: &crate::roles::Role) -> Result<()>;
+    /// Deletes the role with its assignments.
+    async fn delete(&self, organization: OrganizationId, id: crate::roles::RoleId) -> Result<()>;
+    async fn list(&self, organization: OrganizationId, page: &PageRequest) -> Result<Vec<crate::roles::Role>>;
+    /// Idempotent. `NotFound("user")` / `NotFound("role")` when either is
+    /// missing in this organization.
+    async fn assign_to_user(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        role: crate::roles::RoleId,
+    ) -> Result<()>;
+    /// `Ok(false)` when the user did not hold the role.
+    async fn unassign_from_user(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        role: crate::roles::RoleId,
+    ) -> Result<bool>;
+    /// The user's roles, in name order.
+    async fn roles_of_user(&self, organization: OrganizationId, user: UserId) -> Result<Vec<crate::roles::Role>>;
+    /// Idempotent. `NotFound("application")` / `NotFound("role")`.
+    async fn assign_to_application(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        role: crate::roles::RoleId,
+    ) -> Result<()>;
+    async fn unassign_from_application(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        role: crate::roles::RoleId,
+    ) -> Result<bool>;
+    /// The application's roles, in name order.
+    async fn roles_of_application(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+    ) -> Result<Vec<crate::roles::Role>>;
+}
+
+/// Client-secret rotation with a grace period: the replaced secret's digest
+/// stays valid until a given instant.
+#[async_trait]
+pub trait ClientSecretStore: Send + Sync {
+    /// Atomically makes `new_digest` the application's secret digest and sets
+    /// `updated_at`; the replaced digest stays valid until
+    /// `previous_valid_until` (`None`: it stops at once). `NotFound("application")`
+    /// for a missing, foreign or public application.
+    async fn rotate(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        new_digest: &SecretDigest,
+        previous_valid_until: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// The replaced secret's digest while it is still valid (`now` before its end).
+    async fn find_previous(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SecretDigest>>;
+}
+
+/// Failed-login counters, per key (an account or a source address), shared
+/// by every instance so brute-force defence holds behind a load balancer.
+/// Keys are opaque to the store (the domain uses `account:{email}` and
+/// `ip:{address}`), at most 300 bytes.
+#[async_trait]
+pub trait LoginAttemptStore: Send + Sync {
+    async fn find(&self, organization: OrganizationId, key: &str) -> Result<Option<LoginAttempts>>;
+    /// Atomically counts one failure of `key` at `now` and returns the new
+    /// state. The count restarts at 1 when the current window started before
+    /// `window_start` or an earlier lock has ended by `now`. When the count
+    /// reaches `lock_threshold` and the key is not locked at `now`,
+    /// `locked_until` becomes `lock_until`; a running lock is never extended.
+    /// Of concurrent callers, each failure is counted exactly once.
+    async fn record_failure(
+        &self,
+        organization: OrganizationId,
+        key: &str,
+        now: OffsetDateTime,
+        window_start: OffsetDateTime,
+        lock_threshold: u32,
+        lock_until: OffsetDateTime,
+    ) -> Result<LoginAttempts>;
+    /// Forgets the key's failures and lock; `Ok(false)` when there were none.
+    async fn clear(&self, organization: OrganizationId, key: &str) -> Result<bool>;
+    /// Housekeeping across all organizations: deletes counters whose last
+    /// failure was before `before` and whose lock (if any) ended by then.
+    async fn delete_stale(&self, before: OffsetDateTime) -> Result<u64>;
+}
+
+/// Where use cases emit audit events. `record` never blocks and never
+/// fails the operation that emits: the implementation (the server's batched
+/// writer) owns buffering, retries, and accounting for what it could not
+/// write. It may fill in the request's correlation id, IP and user agent.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, event: AuditEvent);
+}
+
+/// Tells every instance sharing the database that cached entries changed
+/// (PostgreSQL: LISTEN/NOTIFY). Messages are short opaque strings (the
+/// caching decorator's `<kind>:<organization>:<key>`), delivered at most once
+/// to every subscriber, the sender's own included.
+#[async_trait]
+pub trait InvalidationBus: Send + Sync {
+    async fn publish(&self, message: &str) -> Result<()>;
+    /// Starts listening: messages published after this returns are delivered.
+    async fn subscribe(&self) -> Result<Box<dyn InvalidationSubscription>>;
+}
+
+/// One listening connection of an [`InvalidationBus`].
+#[async_trait]
+pub trait InvalidationSubscription: Send {
+    /// The next message. `Err` when the connection was lost: messages may
+    /// have been missed, so the caller forgets what it cached and subscribes again.
+    async fn next(&mut self) -> Result<String>;
+}
+
 /// Every store port, as one bundle the server builds once from configuration.
 #[derive(Clone)]
 pub struct Stores {
@@ -303,6 +440,9 @@ pub struct Stores {
     pub client_assertions: std::sync::Arc<dyn ClientAssertionStore>,
     pub signing_keys: std::sync::Arc<dyn SigningKeyRepository>,
     pub audit: std::sync::Arc<dyn AuditLog>,
+    pub roles: std::sync::Arc<dyn RoleRepository>,
+    pub client_secrets: std::sync::Arc<dyn ClientSecretStore>,
+    pub login_attempts: std::sync::Arc<dyn LoginAttemptStore>,
 }
 
 impl std::fmt::Debug for Stores {

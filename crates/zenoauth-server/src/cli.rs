@@ -12,6 +12,7 @@ use zenoauth_domain::bootstrap::{Bootstrap, BootstrapOutcome};
 use zenoauth_domain::ports::Stores;
 use zenoauth_domain::values::Slug;
 
+use crate::admin_commands::AdminCommand;
 use crate::config::{Config, ConfigError, PublicUrl};
 use crate::database::Database;
 use crate::http::{self, AppState, HttpLimits};
@@ -42,6 +43,18 @@ pub enum Command {
     /// Manage organizations' signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage organizations (tenants).
+    #[command(subcommand)]
+    Org(crate::admin_commands::OrgCommand),
+    /// Manage an organization's users.
+    #[command(subcommand)]
+    User(crate::admin_commands::UserCommand),
+    /// Manage an organization's applications (OAuth clients).
+    #[command(subcommand)]
+    App(crate::admin_commands::AppCommand),
+    /// Manage an organization's roles and their assignment.
+    #[command(subcommand)]
+    Role(crate::admin_commands::RoleCommand),
 }
 
 /// Why a command failed: the exit code and one line for the operator.
@@ -101,6 +114,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bootstrap => bootstrap(config).await,
         Command::Openapi => Ok(()),
         Command::Keys(command) => crate::key_commands::run(config, command).await,
+        Command::Org(command) => crate::admin_commands::run(config, AdminCommand::Org(command)).await,
+        Command::User(command) => crate::admin_commands::run(config, AdminCommand::User(command)).await,
+        Command::App(command) => crate::admin_commands::run(config, AdminCommand::App(command)).await,
+        Command::Role(command) => crate::admin_commands::run(config, AdminCommand::Role(command)).await,
     }
 }
 
@@ -117,16 +134,21 @@ async fn migrate(config: Config) -> Result<(), Failure> {
 
 async fn run_bootstrap(config: &Config, services: &Services, stores: Stores) -> Result<BootstrapOutcome, Failure> {
     let bootstrap = Bootstrap::new(
-        stores,
+        stores.clone(),
         services.hasher.clone(),
         services.signer.clone(),
         services.clock.clone(),
         services.random.clone(),
     );
-    Ok(bootstrap
+    let outcome = bootstrap
         .run(&config.bootstrap.admin_email, config.bootstrap.admin_password.clone())
         .await
-        .context("cannot bootstrap the system organization")?)
+        .context("cannot bootstrap the system organization")?;
+    // The first admin manages every organization through the admin API (idempotent).
+    crate::admin_commands::ensure_platform_admin(services, &stores, &outcome.organization, outcome.admin.id)
+        .await
+        .context("cannot give the first admin the platform-admin role")?;
+    Ok(outcome)
 }
 
 async fn bootstrap(config: Config) -> Result<(), Failure> {
@@ -143,6 +165,21 @@ async fn bootstrap(config: Config) -> Result<(), Failure> {
 
 async fn serve(config: Config) -> Result<(), Failure> {
     let services = Services::from_config(&config)?;
+    // A bad certificate or key stops start-up before anything else happens.
+    let tls = match &config.server.tls {
+        Some(files) => {
+            let certificate = http::security::tls::ReloadingCertificate::load(files.clone()).map_err(|error| {
+                Failure::Config(ConfigError::Invalid {
+                    key: crate::config::SERVER_TLS_CERTIFICATE.key,
+                    env: crate::config::SERVER_TLS_CERTIFICATE.primary_env(),
+                    reason: error.to_string(),
+                })
+            })?;
+            let server_config = certificate.server_config().context("cannot configure TLS")?;
+            Some((server_config, certificate))
+        }
+        None => None,
+    };
     let database = open_database(&config).await?;
     if config.database.migrate_on_start {
         database.migrate().await.context("cannot migrate the database")?;
@@ -150,7 +187,10 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let listener = bind(config.server.bind).await?;
     let bound = listener.local_addr().context("cannot read the listening address")?;
     let public_url = config.server.public_url_for(bound);
-    let stores = database.stores();
+    let cached = database.cached_stores(config.cache);
+    // Evicts what other instances announce; caches serve once it is connected.
+    let _stop_listening = AbortOnDrop(tokio::spawn(cached.clone().listen()));
+    let stores = cached.stores();
     let bootstrapped = stores
         .organizations
         .find_by_slug(&Slug::system())
@@ -166,16 +206,37 @@ async fn serve(config: Config) -> Result<(), Failure> {
         HttpLimits { request_timeout: config.server.request_timeout, max_body_bytes: config.server.max_body_bytes };
     let state = AppState::new(stores, Arc::new(database), services, public_url)
         .with_limits(limits)
-        .with_key_policy(config.keys.policy);
+        .with_key_policy(config.keys.policy)
+        .with_security(config.security);
+    // Only this process's caches: a second `set` cannot happen.
+    let _ = state.metrics.caches.set(cached);
+    let audit = state.security.audit.clone();
     let maintenance = tokio::spawn(crate::key_maintenance::run_forever(
         state.key_ring(),
         state.stores.organizations.clone(),
         crate::key_maintenance::CHECK_INTERVAL,
     ));
     let _stop_maintenance = AbortOnDrop(maintenance);
-    http::serve(listener, http::app(state), http::shutdown_signal(), config.server.shutdown_timeout)
-        .await
-        .context("the HTTP server failed")?;
+    let _stop_forgetting = AbortOnDrop(tokio::spawn(http::security::forget_stale_login_attempts(
+        state.stores.login_attempts.clone(),
+        state.services.clock.clone(),
+        http::security::LOGIN_ATTEMPTS_HOUSEKEEPING_INTERVAL,
+    )));
+    let _stop_reloading = tls.as_ref().map(|(_, certificate)| {
+        AbortOnDrop(tokio::spawn(certificate.clone().watch(http::security::tls::RELOAD_CHECK_INTERVAL)))
+    });
+    let served = http::security::connections::serve_with_tls(
+        listener,
+        http::app(state),
+        http::shutdown_signal(),
+        config.server.shutdown_timeout,
+        config.security.connections,
+        tls.map(|(server_config, _)| server_config),
+    )
+    .await;
+    // Whatever the server's outcome, what was audited reaches the database.
+    audit.shutdown(config.server.shutdown_timeout).await;
+    served.context("the HTTP server failed")?;
     Ok(())
 }
 

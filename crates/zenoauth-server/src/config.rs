@@ -63,6 +63,10 @@ settings! {
         "On SIGTERM/SIGINT, how long to let in-flight requests finish before exiting anyway.";
     SERVER_REQUEST_TIMEOUT = "server.request_timeout_seconds", ["ZENOAUTH_REQUEST_TIMEOUT_SECONDS"], "30",
         "A request still running after this many seconds is answered 503.";
+    SERVER_TLS_CERTIFICATE = "server.tls_certificate_file", ["ZENOAUTH_TLS_CERTIFICATE_FILE"], "",
+        "PEM certificate chain: set with tls_private_key_file to serve HTTPS (TLS 1.3) directly; reloaded when it changes.";
+    SERVER_TLS_PRIVATE_KEY = "server.tls_private_key_file", ["ZENOAUTH_TLS_PRIVATE_KEY_FILE"], "",
+        "PEM private key of tls_certificate_file (PKCS#8, PKCS#1 or SEC1); reloaded when it changes.";
     SERVER_MAX_BODY_BYTES = "server.max_body_bytes", ["ZENOAUTH_MAX_BODY_BYTES"], "65536",
         "Largest accepted request body; larger ones are answered 413.";
     DATABASE_URL = "database.url", ["ZENOAUTH_DATABASE_URL", "DATABASE_URL"], "sqlite://zenoauth.db",
@@ -94,6 +98,30 @@ settings! {
         "Email of the first administrator of the system organization.";
     BOOTSTRAP_ADMIN_PASSWORD = "bootstrap.admin_password", ["ZENOAUTH_BOOTSTRAP_ADMIN_PASSWORD"], "",
         "Password of the first administrator. Unset: one is generated and printed once.";
+    SECURITY_RATE_IP = "security.rate_limit_ip_per_second", ["ZENOAUTH_RATE_LIMIT_IP_PER_SECOND"], "20",
+        "Requests per second one source IP may make to public endpoints (token bucket; 0 turns it off).";
+    SECURITY_RATE_IP_BURST = "security.rate_limit_ip_burst", ["ZENOAUTH_RATE_LIMIT_IP_BURST"], "100",
+        "Requests one source IP may make in a burst before the per-second rate applies.";
+    SECURITY_RATE_CLIENT = "security.rate_limit_client_per_second", ["ZENOAUTH_RATE_LIMIT_CLIENT_PER_SECOND"], "50",
+        "Requests per second naming one OAuth client (organization + client_id; 0 turns it off).";
+    SECURITY_RATE_CLIENT_BURST = "security.rate_limit_client_burst", ["ZENOAUTH_RATE_LIMIT_CLIENT_BURST"], "200",
+        "Requests naming one OAuth client in a burst before the per-second rate applies.";
+    SECURITY_MAX_FORM_FIELDS = "security.max_form_fields", ["ZENOAUTH_MAX_FORM_FIELDS"], "64",
+        "Most fields in a form body; more are answered 400.";
+    SECURITY_MAX_HEADER_BYTES = "security.max_header_bytes", ["ZENOAUTH_MAX_HEADER_BYTES"], "32768",
+        "Largest request head (request line and headers), at least 8192; larger ones are answered 431.";
+    SECURITY_HEADER_TIMEOUT = "security.header_read_timeout_seconds", ["ZENOAUTH_HEADER_READ_TIMEOUT_SECONDS"], "10",
+        "A connection that has not sent a complete request head within this time (also: idle keep-alive) is closed.";
+    SECURITY_MAX_QUEUED_HASHES = "security.max_queued_password_hashes", ["ZENOAUTH_MAX_QUEUED_PASSWORD_HASHES"], "32",
+        "Logins that may wait for a password hash beyond those running; more are answered 503 with Retry-After.";
+    SECURITY_AUDIT_BUFFER = "security.audit_buffer_events", ["ZENOAUTH_AUDIT_BUFFER_EVENTS"], "10000",
+        "Audit events held in memory while the database is slow or down; beyond it events are dropped, counted and logged.";
+    CACHE_ENABLED = "cache.enabled", ["ZENOAUTH_CACHE_ENABLED"], "true",
+        "Serve organizations, applications, signing keys, sessions, revocation checks and roles from memory caches.";
+    CACHE_TTL = "cache.ttl_seconds", ["ZENOAUTH_CACHE_TTL_SECONDS"], "60",
+        "Longest time a cached entry is served: the staleness bound for changes no instance announced.";
+    CACHE_MAX_ENTRIES = "cache.max_entries", ["ZENOAUTH_CACHE_MAX_ENTRIES"], "10000",
+        "Entries per cache (seven caches).";
     LOG_FORMAT = "log.format", ["ZENOAUTH_LOG_FORMAT"], "auto",
         "auto (JSON when stdout is not a terminal), json or text.";
     LOG_FILTER = "log.filter", ["ZENOAUTH_LOG"], "info",
@@ -148,7 +176,33 @@ pub struct RawConfig {
     #[serde(default)]
     pub bootstrap: RawBootstrap,
     #[serde(default)]
+    pub security: RawSecurity,
+    #[serde(default)]
+    pub cache: RawCache,
+    #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub enabled: Option<bool>,
+    pub ttl_seconds: Option<u64>,
+    pub max_entries: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    pub rate_limit_ip_per_second: Option<u64>,
+    pub rate_limit_ip_burst: Option<u64>,
+    pub rate_limit_client_per_second: Option<u64>,
+    pub rate_limit_client_burst: Option<u64>,
+    pub max_form_fields: Option<u64>,
+    pub max_header_bytes: Option<u64>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub max_queued_password_hashes: Option<u64>,
+    pub audit_buffer_events: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -159,6 +213,8 @@ pub struct RawServer {
     pub shutdown_timeout_seconds: Option<u64>,
     pub request_timeout_seconds: Option<u64>,
     pub max_body_bytes: Option<u64>,
+    pub tls_certificate_file: Option<PathBuf>,
+    pub tls_private_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -213,6 +269,9 @@ pub struct Config {
     pub keys: KeysConfig,
     pub passwords: PasswordsConfig,
     pub bootstrap: BootstrapConfig,
+    pub security: crate::http::security::SecuritySettings,
+    /// The store caches (issue 7).
+    pub cache: zenoauth_store_cache::CacheSettings,
     pub log: LogConfig,
 }
 
@@ -224,12 +283,21 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Serve HTTPS with these files (checked when `serve` starts).
+    pub tls: Option<crate::http::security::tls::TlsFiles>,
 }
 
 impl ServerConfig {
-    /// The public URL: the configured one, or `http://{bound}`.
+    /// The public URL: the configured one, or `http://{bound}` (`https://`
+    /// when serving TLS).
     pub fn public_url_for(&self, bound: SocketAddr) -> PublicUrl {
-        self.public_url.clone().unwrap_or_else(|| PublicUrl::from_socket_addr(bound))
+        self.public_url.clone().unwrap_or_else(|| {
+            let plain = PublicUrl::from_socket_addr(bound);
+            match &self.tls {
+                Some(_) => PublicUrl::parse(&format!("https://{bound}")).unwrap_or(plain),
+                None => plain,
+            }
+        })
     }
 }
 
@@ -473,8 +541,10 @@ impl Config {
         let keys = keys_config(raw.keys, env, public_url_is_loopback)?;
         let passwords = passwords_config(raw.passwords, env)?;
         let bootstrap = bootstrap_config(raw.bootstrap, env)?;
+        let security = security_config(raw.security, env)?;
+        let cache = cache_config(raw.cache, env)?;
         let log = log_config(raw.log, env)?;
-        Ok(Self { server, database, keys, passwords, bootstrap, log })
+        Ok(Self { server, database, keys, passwords, bootstrap, security, cache, log })
     }
 }
 
@@ -499,12 +569,31 @@ fn server_config(raw: RawServer, env: EnvLookup<'_>) -> Result<ServerConfig, Con
     let request = in_range(&SERVER_REQUEST_TIMEOUT, env, request, 30, 1..=3600)?;
     let body = parse_number(&SERVER_MAX_BODY_BYTES, env, raw.max_body_bytes)?;
     let body = in_range(&SERVER_MAX_BODY_BYTES, env, body, 65536, 1024..=(64 << 20))?;
+    let path = |setting: &Setting, file: Option<PathBuf>| {
+        pick_string(setting, env, file.map(|path| path.display().to_string())).1.filter(|text| !text.trim().is_empty())
+    };
+    let certificate = path(&SERVER_TLS_CERTIFICATE, raw.tls_certificate_file);
+    let private_key = path(&SERVER_TLS_PRIVATE_KEY, raw.tls_private_key_file);
+    let tls = match (certificate, private_key) {
+        (None, None) => None,
+        (Some(certificate), Some(private_key)) => Some(crate::http::security::tls::TlsFiles {
+            certificate: PathBuf::from(certificate.trim()),
+            private_key: PathBuf::from(private_key.trim()),
+        }),
+        (Some(_), None) => {
+            return Err(ConfigError::invalid(&SERVER_TLS_PRIVATE_KEY, None, "is required with tls_certificate_file"))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid(&SERVER_TLS_CERTIFICATE, None, "is required with tls_private_key_file"))
+        }
+    };
     Ok(ServerConfig {
         bind,
         public_url,
         shutdown_timeout: Duration::from_secs(shutdown),
         request_timeout: Duration::from_secs(request),
         max_body_bytes: usize::try_from(body).unwrap_or(usize::MAX),
+        tls,
     })
 }
 
@@ -623,6 +712,54 @@ fn bootstrap_config(raw: RawBootstrap, env: EnvLookup<'_>) -> Result<BootstrapCo
         })
         .transpose()?;
     Ok(BootstrapConfig { admin_email, admin_password })
+}
+
+fn cache_config(raw: RawCache, env: EnvLookup<'_>) -> Result<zenoauth_store_cache::CacheSettings, ConfigError> {
+    let enabled = parse_bool(&CACHE_ENABLED, env, raw.enabled)?.unwrap_or(true);
+    let ttl = parse_number(&CACHE_TTL, env, raw.ttl_seconds)?;
+    let ttl = in_range(&CACHE_TTL, env, ttl, 60, 1..=86400)?;
+    let max_entries = parse_number(&CACHE_MAX_ENTRIES, env, raw.max_entries)?;
+    let max_entries = in_range(&CACHE_MAX_ENTRIES, env, max_entries, 10_000, 1..=10_000_000)?;
+    Ok(zenoauth_store_cache::CacheSettings { enabled, ttl: Duration::from_secs(ttl), max_entries })
+}
+
+fn security_config(
+    raw: RawSecurity,
+    env: EnvLookup<'_>,
+) -> Result<crate::http::security::SecuritySettings, ConfigError> {
+    use crate::http::security::connections::ConnectionLimits;
+    use crate::http::security::rate_limit::RateLimits;
+    let number = |setting: &Setting, file: Option<u64>, range: std::ops::RangeInclusive<u64>| {
+        let default = setting.default.parse::<u64>().unwrap_or_default();
+        let value = parse_number(setting, env, file)?;
+        in_range(setting, env, value, default, range)
+    };
+    let rate = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
+    let size = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+    let defaults = crate::http::security::SecuritySettings::default();
+    Ok(crate::http::security::SecuritySettings {
+        rate_limits: RateLimits {
+            ip_per_second: rate(number(&SECURITY_RATE_IP, raw.rate_limit_ip_per_second, 0..=1_000_000)?),
+            ip_burst: rate(number(&SECURITY_RATE_IP_BURST, raw.rate_limit_ip_burst, 1..=1_000_000)?),
+            client_per_second: rate(number(&SECURITY_RATE_CLIENT, raw.rate_limit_client_per_second, 0..=1_000_000)?),
+            client_burst: rate(number(&SECURITY_RATE_CLIENT_BURST, raw.rate_limit_client_burst, 1..=1_000_000)?),
+        },
+        max_form_fields: size(number(&SECURITY_MAX_FORM_FIELDS, raw.max_form_fields, 4..=10_000)?),
+        max_queued_hashes: size(number(&SECURITY_MAX_QUEUED_HASHES, raw.max_queued_password_hashes, 0..=100_000)?),
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(number(
+                &SECURITY_HEADER_TIMEOUT,
+                raw.header_read_timeout_seconds,
+                1..=600,
+            )?),
+            max_header_bytes: size(number(&SECURITY_MAX_HEADER_BYTES, raw.max_header_bytes, 8192..=1 << 20)?),
+            max_headers: defaults.connections.max_headers,
+        },
+        audit: crate::audit_pipeline::AuditSettings {
+            buffer: size(number(&SECURITY_AUDIT_BUFFER, raw.audit_buffer_events, 100..=10_000_000)?),
+            ..defaults.audit
+        },
+    })
 }
 
 fn log_config(raw: RawLog, env: EnvLookup<'_>) -> Result<LogConfig, ConfigError> {
@@ -899,6 +1036,25 @@ mod tests {
         for secret in [KEK, "password-secret-value", "db-secret-value"] {
             assert!(!debug.contains(secret), "{debug}");
         }
+    }
+
+    #[test]
+    fn cache_settings_default_parse_and_are_bounded() {
+        let defaults = load(&[]).unwrap().cache;
+        assert_eq!(defaults, zenoauth_store_cache::CacheSettings::default());
+        let set = load(&[
+            ("ZENOAUTH_CACHE_ENABLED", "false"),
+            ("ZENOAUTH_CACHE_TTL_SECONDS", "5"),
+            ("ZENOAUTH_CACHE_MAX_ENTRIES", "100"),
+        ])
+        .unwrap()
+        .cache;
+        assert_eq!(
+            set,
+            zenoauth_store_cache::CacheSettings { enabled: false, ttl: Duration::from_secs(5), max_entries: 100 }
+        );
+        let message = load(&[("ZENOAUTH_CACHE_TTL_SECONDS", "0")]).unwrap_err().to_string();
+        assert!(message.starts_with("invalid setting cache.ttl_seconds (ZENOAUTH_CACHE_TTL_SECONDS)"), "{message}");
     }
 
     #[test]

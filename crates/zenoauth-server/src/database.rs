@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
-use zenoauth_domain::ports::Stores;
+use std::sync::Arc;
+
+use zenoauth_domain::ports::{InvalidationBus, Stores};
+use zenoauth_store_cache::{CacheSettings, CachedStores};
 use zenoauth_store_postgres::PgDatabase;
 use zenoauth_store_sqlite::SqliteDatabase;
 
@@ -52,7 +55,32 @@ impl Database {
         }
     }
 
+    /// The ports without caches, for commands (the CLI): with PostgreSQL
+    /// their writes are still announced, so running servers evict what changed.
     pub fn stores(&self) -> Stores {
+        match self.invalidation_bus() {
+            Some(bus) => CachedStores::new(self.raw_stores(), CacheSettings::disabled(), Some(bus)).stores(),
+            None => self.raw_stores(),
+        }
+    }
+
+    /// The ports behind the caches `serve` uses. Spawn
+    /// [`CachedStores::listen`]: with PostgreSQL nothing is served from the
+    /// caches until the invalidation listener is connected.
+    pub fn cached_stores(&self, settings: CacheSettings) -> CachedStores {
+        CachedStores::new(self.raw_stores(), settings, self.invalidation_bus())
+    }
+
+    /// Cache invalidation between instances: PostgreSQL LISTEN/NOTIFY. An
+    /// SQLite file is served by one process: none.
+    pub fn invalidation_bus(&self) -> Option<Arc<dyn InvalidationBus>> {
+        match self {
+            Self::Postgres(database) => Some(Arc::new(database.invalidation_bus())),
+            Self::Sqlite(_) => None,
+        }
+    }
+
+    fn raw_stores(&self) -> Stores {
         match self {
             Self::Postgres(database) => database.stores(),
             Self::Sqlite(database) => database.stores(),

@@ -7,6 +7,8 @@
 //! clock ([`clock::SystemClock`]). Business rules live in `zenoauth-domain`,
 //! never here.
 
+pub mod admin_commands;
+pub mod audit_pipeline;
 pub mod cli;
 pub mod clock;
 pub mod config;

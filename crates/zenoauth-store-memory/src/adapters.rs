@@ -14,6 +14,7 @@ use zenoauth_domain::ports::{
     OrganizationRepository, PageRequest, RefreshTokenStore, RevocationStore, SessionStore, SigningKeyRepository,
     UserQuery, UserRepository,
 };
+use zenoauth_domain::roles::{Role, RoleId, RoleName};
 use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
 use zenoauth_domain::Result;
 
@@ -401,5 +402,104 @@ impl ClientAssertionStore for MemoryClientAssertionStore {
 
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         self.database.call(|state| Ok(state.client_assertion_delete_expired(now))).await
+    }
+}
+
+adapter!(
+    /// [`RoleRepository`] in memory.
+    MemoryRoleRepository
+);
+adapter!(
+    /// [`ClientSecretStore`] in memory.
+    MemoryClientSecretStore
+);
+
+#[async_trait]
+impl zenoauth_domain::ports::RoleRepository for MemoryRoleRepository {
+    async fn create(&self, role: &Role) -> Result<()> {
+        self.database.call(|state| state.role_create(role)).await
+    }
+
+    async fn get(&self, organization: OrganizationId, id: RoleId) -> Result<Role> {
+        self.database.call(|state| state.role_get(organization, id)).await
+    }
+
+    async fn find_by_name(&self, organization: OrganizationId, name: &RoleName) -> Result<Option<Role>> {
+        self.database.call(|state| Ok(state.role_find_by_name(organization, name))).await
+    }
+
+    async fn update(&self, role: &Role) -> Result<()> {
+        self.database.call(|state| state.role_update(role)).await
+    }
+
+    async fn delete(&self, organization: OrganizationId, id: RoleId) -> Result<()> {
+        self.database.call(|state| state.role_delete(organization, id)).await
+    }
+
+    async fn list(&self, organization: OrganizationId, page: &PageRequest) -> Result<Vec<Role>> {
+        self.database.call(|state| Ok(state.role_list(organization, page))).await
+    }
+
+    async fn assign_to_user(&self, organization: OrganizationId, user: UserId, role: RoleId) -> Result<()> {
+        self.database.call(|state| state.role_assign_to_user(organization, user, role)).await
+    }
+
+    async fn unassign_from_user(&self, organization: OrganizationId, user: UserId, role: RoleId) -> Result<bool> {
+        self.database.call(|state| Ok(state.role_unassign_from_user(organization, user, role))).await
+    }
+
+    async fn roles_of_user(&self, organization: OrganizationId, user: UserId) -> Result<Vec<Role>> {
+        self.database.call(|state| Ok(state.roles_of_user(organization, user))).await
+    }
+
+    async fn assign_to_application(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        role: RoleId,
+    ) -> Result<()> {
+        self.database.call(|state| state.role_assign_to_application(organization, application, role)).await
+    }
+
+    async fn unassign_from_application(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        role: RoleId,
+    ) -> Result<bool> {
+        self.database.call(|state| Ok(state.role_unassign_from_application(organization, application, role))).await
+    }
+
+    async fn roles_of_application(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+    ) -> Result<Vec<Role>> {
+        self.database.call(|state| Ok(state.roles_of_application(organization, application))).await
+    }
+}
+
+#[async_trait]
+impl zenoauth_domain::ports::ClientSecretStore for MemoryClientSecretStore {
+    async fn rotate(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        new_digest: &SecretDigest,
+        previous_valid_until: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.database
+            .call(|state| state.client_secret_rotate(organization, application, new_digest, previous_valid_until, now))
+            .await
+    }
+
+    async fn find_previous(
+        &self,
+        organization: OrganizationId,
+        application: ApplicationId,
+        now: OffsetDateTime,
+    ) -> Result<Option<SecretDigest>> {
+        self.database.call(|state| Ok(state.client_secret_find_previous(organization, application, now))).await
     }
 }

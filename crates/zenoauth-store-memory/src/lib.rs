@@ -6,6 +6,7 @@
 
 mod adapters;
 mod faults;
+mod login_attempts;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,7 +19,9 @@ pub use adapters::{
     MemoryConsentStore, MemoryOrganizationRepository, MemoryRefreshTokenStore, MemoryRevocationStore,
     MemorySessionStore, MemorySigningKeyRepository, MemoryUserRepository,
 };
+pub use adapters::{MemoryClientSecretStore, MemoryRoleRepository};
 pub use faults::{Faults, InjectedFault};
+pub use login_attempts::MemoryLoginAttemptStore;
 
 use state::State;
 
@@ -54,6 +57,9 @@ impl MemoryDatabase {
             client_assertions: Arc::new(MemoryClientAssertionStore::new(self.clone())),
             signing_keys: Arc::new(MemorySigningKeyRepository::new(self.clone())),
             audit: Arc::new(MemoryAuditLog::new(self.clone())),
+            roles: Arc::new(MemoryRoleRepository::new(self.clone())),
+            client_secrets: Arc::new(MemoryClientSecretStore::new(self.clone())),
+            login_attempts: Arc::new(MemoryLoginAttemptStore::new(self.clone())),
         }
     }
 

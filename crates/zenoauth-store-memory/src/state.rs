@@ -20,6 +20,9 @@ use zenoauth_domain::ports::{AuditQuery, PageRequest, UserQuery};
 use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
 use zenoauth_domain::{Error, Result, ValidationError};
 
+mod login_attempts;
+mod roles;
+
 #[derive(Debug, Default)]
 pub(crate) struct State {
     organizations: BTreeMap<OrganizationId, Organization>,
@@ -34,6 +37,11 @@ pub(crate) struct State {
     client_assertion_jtis: HashMap<(OrganizationId, ClientId, String), OffsetDateTime>,
     signing_keys: BTreeMap<SigningKeyId, SigningKey>,
     audit: BTreeMap<AuditEventId, AuditEvent>,
+    roles: BTreeMap<zenoauth_domain::roles::RoleId, zenoauth_domain::roles::Role>,
+    user_roles: std::collections::BTreeSet<(OrganizationId, UserId, zenoauth_domain::roles::RoleId)>,
+    application_roles: std::collections::BTreeSet<(OrganizationId, ApplicationId, zenoauth_domain::roles::RoleId)>,
+    previous_secrets: HashMap<ApplicationId, (SecretDigest, OffsetDateTime)>,
+    login_attempts: HashMap<(OrganizationId, String), zenoauth_domain::model::LoginAttempts>,
 }
 
 /// The ids of a keyset page: strictly after `page.after()`.
@@ -144,6 +152,8 @@ impl State {
         self.client_assertion_jtis.retain(|(organization, _, _), _| *organization != id);
         self.signing_keys.retain(|_, key| key.organization_id != id);
         self.audit.retain(|_, event| event.organization_id != id);
+        self.remove_roles_of_organization(id);
+        self.login_attempts.retain(|(organization, _), _| *organization != id);
         Ok(())
     }
 
@@ -204,6 +214,7 @@ impl State {
         self.sessions.retain(|_, session| session.user_id != id);
         self.codes.retain(|_, code| code.user_id != id);
         self.remove_families(|family| family.user_id == Some(id));
+        self.user_roles.retain(|(_, user, _)| *user != id);
         Ok(())
     }
 
@@ -275,6 +286,8 @@ impl State {
         self.consents.retain(|(_, _, application), _| *application != id);
         self.codes.retain(|_, code| code.application_id != id);
         self.remove_families(|family| family.application_id == id);
+        self.application_roles.retain(|(_, application, _)| *application != id);
+        self.previous_secrets.remove(&id);
         Ok(())
     }
 

@@ -12,9 +12,12 @@ mod audit;
 mod codes;
 mod consents;
 mod error;
+mod invalidation;
+mod login_attempts;
 mod organizations;
 mod refresh_tokens;
 mod revocations;
+mod roles;
 mod rows;
 mod sessions;
 mod signing_keys;
@@ -27,6 +30,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use zenoauth_domain::ports::Stores;
+
+pub use invalidation::{PgInvalidationBus, INVALIDATION_CHANNEL};
 
 /// The schema migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -124,7 +129,15 @@ impl PgDatabase {
             client_assertions: Arc::new(consents::PgClientAssertionStore::new(pool.clone())),
             signing_keys: Arc::new(signing_keys::PgSigningKeyRepository::new(pool.clone())),
             audit: Arc::new(audit::PgAuditLog::new(pool.clone())),
+            roles: Arc::new(roles::PgRoleRepository::new(pool.clone())),
+            client_secrets: Arc::new(roles::PgClientSecretStore::new(pool.clone())),
+            login_attempts: Arc::new(login_attempts::PgLoginAttemptStore::new(pool.clone())),
         }
+    }
+
+    /// Cache invalidation between the instances sharing this database (LISTEN/NOTIFY).
+    pub fn invalidation_bus(&self) -> PgInvalidationBus {
+        PgInvalidationBus::new(self.pool.clone())
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -20,9 +20,11 @@ mod audit;
 mod authorization_codes;
 mod consents;
 mod convert;
+mod login_attempts;
 mod organizations;
 mod refresh_tokens;
 mod revocations;
+mod roles;
 mod sessions;
 mod signing_keys;
 mod users;
@@ -122,6 +124,9 @@ impl SqliteDatabase {
             client_assertions: Arc::new(consents::SqliteClientAssertionStore::new(pool.clone())),
             signing_keys: Arc::new(signing_keys::SqliteSigningKeyRepository::new(pool.clone())),
             audit: Arc::new(audit::SqliteAuditLog::new(pool.clone())),
+            roles: Arc::new(roles::SqliteRoleRepository::new(pool.clone())),
+            client_secrets: Arc::new(roles::SqliteClientSecretStore::new(pool.clone())),
+            login_attempts: Arc::new(login_attempts::SqliteLoginAttemptStore::new(pool.clone())),
         }
     }
 

@@ -41,9 +41,11 @@ mod cascades;
 mod codes;
 mod consents;
 pub mod fixture;
+mod login_attempts;
 mod organizations;
 mod refresh;
 mod revocations;
+mod roles;
 mod sessions;
 mod signing_keys;
 mod users;
@@ -53,9 +55,11 @@ pub use audit::*;
 pub use cascades::*;
 pub use codes::*;
 pub use consents::*;
+pub use login_attempts::*;
 pub use organizations::*;
 pub use refresh::*;
 pub use revocations::*;
+pub use roles::*;
 pub use sessions::*;
 pub use signing_keys::*;
 pub use users::*;
@@ -137,5 +141,15 @@ macro_rules! for_each_contract {
         $callback!(deleting_a_user_removes_their_sessions_codes_and_refresh_tokens);
         $callback!(deleting_an_application_removes_its_codes_and_refresh_tokens);
         $callback!(cascades_leave_other_tenants_intact);
+        // login attempts (brute-force defence)
+        $callback!(login_attempts_count_and_lock_at_the_threshold);
+        $callback!(login_attempts_restart_after_the_window_or_the_lock);
+        $callback!(login_attempts_clear_and_delete_stale);
+        $callback!(login_attempts_are_counted_once_under_concurrency);
+        $callback!(tenants_are_isolated_for_login_attempts);
+        // roles and client-secret rotation
+        $callback!(role_roundtrip_unique_names_and_update);
+        $callback!(role_assignments_are_scoped_and_cascade);
+        $callback!(client_secret_rotation_keeps_the_old_digest_for_the_grace_period);
     };
 }

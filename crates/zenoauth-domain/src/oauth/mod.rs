@@ -23,13 +23,13 @@ use crate::error::Error;
 use crate::ids::IdGenerator;
 use crate::keys::KeyRing;
 use crate::model::Organization;
-use crate::ports::{Clock, OAuthCrypto, PasswordHasher, RandomSource, Stores, TokenSigner, TokenVerifier};
+use crate::ports::{AuditSink, Clock, OAuthCrypto, PasswordHasher, RandomSource, Stores, TokenSigner, TokenVerifier};
 
 pub use authorize::{AuthorizationRequest, AuthorizeRejection, Prompt, RedirectResponse, ResponseMode, Step};
 pub use logout::{EndSessionOutcome, EndSessionRequest};
 pub use resource::BearerError;
 pub use session::{LoginError, LoginSuccess};
-pub use token::{ClientCredentials, TokenResponse};
+pub use token::{admin_audience, ClientCredentials, TokenResponse};
 
 /// The `typ` header of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -205,6 +205,7 @@ pub struct OpenIdProvider {
     clock: Arc<dyn Clock>,
     keys: KeyRing,
     ids: IdGenerator,
+    audit: Arc<dyn AuditSink>,
 }
 
 impl std::fmt::Debug for OpenIdProvider {
@@ -224,6 +225,8 @@ pub struct ProviderPorts {
     pub random: Arc<dyn RandomSource>,
     /// The organizations' signing keys (with the operator's rotation policy).
     pub keys: KeyRing,
+    /// Where logins, token issuance, revocation and logout are audited.
+    pub audit: Arc<dyn AuditSink>,
 }
 
 impl std::fmt::Debug for ProviderPorts {
@@ -245,7 +248,23 @@ impl OpenIdProvider {
             clock: ports.clock,
             keys,
             ids,
+            audit: ports.audit,
         }
+    }
+
+    /// Emits an audit event (the sink adds the request's context).
+    fn emit(
+        &self,
+        organization: crate::ids::OrganizationId,
+        event_type: &str,
+        actor: Option<String>,
+        subject: Option<String>,
+        data: serde_json::Value,
+    ) {
+        let id = self.ids.next();
+        let event =
+            crate::security::audit::audit_event(id, organization, self.clock.now(), event_type, actor, subject, data);
+        self.audit.record(event);
     }
 }
 

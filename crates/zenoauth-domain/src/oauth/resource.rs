@@ -7,6 +7,7 @@ use super::token::{instant, ClientCredentials};
 use super::{ErrorCode, Issuer, OAuthError, OpenIdProvider, Params, ACCESS_TOKEN_TYP};
 use crate::error::Error;
 use crate::model::Revocation;
+use crate::security::audit::event_types;
 
 /// Why a bearer request failed (RFC 6750 §3.1).
 #[derive(Debug)]
@@ -175,6 +176,15 @@ impl OpenIdProvider {
         if let Some((_, family)) = self.stores.refresh_tokens.find(organization, &digest).await? {
             if family.application_id == application.id {
                 self.stores.refresh_tokens.revoke_family(organization, family.id, now).await?;
+                let data = json!({"token_type": "refresh_token", "family_id": family.id.to_string()});
+                let user = family.user_id.map(|user| user.to_string());
+                self.emit(
+                    organization,
+                    event_types::TOKEN_REVOKED,
+                    Some(application.client_id.to_string()),
+                    user,
+                    data,
+                );
             }
             return Ok(());
         }
@@ -194,6 +204,15 @@ impl OpenIdProvider {
                         expires_at,
                     })
                     .await?;
+                let data = json!({"token_type": "access_token", "jti": jti});
+                let subject = claims.get("sub").and_then(Json::as_str).map(str::to_owned);
+                self.emit(
+                    organization,
+                    event_types::TOKEN_REVOKED,
+                    Some(application.client_id.to_string()),
+                    subject,
+                    data,
+                );
             }
         }
         Ok(())

@@ -9,6 +9,8 @@ use super::{Issuer, OpenIdProvider};
 use crate::error::{Error, Result};
 use crate::model::{Session, User};
 use crate::ports::{NewSecret, SecretKind};
+use crate::security::audit::event_types;
+use crate::security::lockout::{LockoutPolicy, LoginThrottle};
 use crate::values::{Email, Password};
 
 /// A successful login: the session, and the cookie value to set (shown once).
@@ -18,11 +20,13 @@ pub struct LoginSuccess {
     pub cookie: NewSecret,
 }
 
-/// Why a login failed. Unknown user, wrong password, no password and an
-/// inactive account are one and the same to the caller.
+/// Why a login failed. Unknown user, wrong password, no password, an
+/// inactive account and a locked account or address are one and the same
+/// to the caller; `delay` is how long to wait before answering (progressive
+/// delay of the brute-force defence, see [`crate::security::lockout`]).
 #[derive(Debug)]
 pub enum LoginError {
-    InvalidCredentials,
+    InvalidCredentials { delay: time::Duration },
     Internal(Error),
 }
 
@@ -32,9 +36,32 @@ impl From<Error> for LoginError {
     }
 }
 
+/// Why a login attempt failed, for the audit log only.
+#[derive(Debug, Clone, Copy)]
+enum FailureReason {
+    UnknownUser,
+    WrongPassword,
+    Inactive,
+    Locked,
+}
+
+impl FailureReason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::Inactive => "inactive",
+            Self::Locked => "locked",
+        }
+    }
+}
+
 impl OpenIdProvider {
     /// Checks email and password and starts a session. Costs one password
-    /// verification whatever the outcome.
+    /// verification whatever the outcome (a dummy one for unknown users,
+    /// the real one even when locked), so neither the answer nor its timing
+    /// tells which accounts exist or are locked. `metadata.ip`, when
+    /// present, is the source address counted for brute-force defence.
     pub async fn login(
         &self,
         issuer: &Issuer,
@@ -44,19 +71,37 @@ impl OpenIdProvider {
     ) -> Result<LoginSuccess, LoginError> {
         let organization = issuer.organization.id;
         let Ok(password) = Password::parse(password) else {
-            return Err(LoginError::InvalidCredentials);
+            return Err(LoginError::InvalidCredentials { delay: time::Duration::ZERO });
         };
+        let policy = LockoutPolicy::from_organization(&issuer.organization).unwrap_or_default();
+        let address = metadata.get("ip").and_then(Json::as_str);
+        let throttle = LoginThrottle::new(organization, policy, email, address);
+        let attempts = self.stores.login_attempts.as_ref();
+        let locked = throttle.is_locked(attempts, self.clock.now()).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.stores.users.find_by_email(organization, &email).await?,
             Err(_) => None,
         };
-        let Some((user, hash)) = user.and_then(|user| user.password_hash.clone().map(|hash| (user, hash))) else {
-            self.hasher.verify_dummy(&password).await?;
-            return Err(LoginError::InvalidCredentials);
+        let outcome = match user.and_then(|user| user.password_hash.clone().map(|hash| (user, hash))) {
+            None => {
+                self.hasher.verify_dummy(&password).await?;
+                Err((FailureReason::UnknownUser, None))
+            }
+            Some((user, hash)) => {
+                let verified = self.hasher.verify(&password, &hash).await?;
+                match (verified, user.is_active, locked) {
+                    (false, _, _) => Err((FailureReason::WrongPassword, Some(user))),
+                    (true, false, _) => Err((FailureReason::Inactive, Some(user))),
+                    (true, true, true) => Err((FailureReason::Locked, Some(user))),
+                    (true, true, false) => Ok((user, hash)),
+                }
+            }
         };
-        if !self.hasher.verify(&password, &hash).await? || !user.is_active {
-            return Err(LoginError::InvalidCredentials);
-        }
+        let (user, hash) = match outcome {
+            Ok(found) => found,
+            Err((reason, user)) => return Err(self.login_failed(issuer, &throttle, email, reason, user, locked).await),
+        };
+        throttle.record_success(attempts).await?;
         if self.hasher.needs_rehash(&hash) {
             self.rehash(&user, &password).await?;
         }
@@ -83,7 +128,52 @@ impl OpenIdProvider {
             metadata,
         };
         self.stores.sessions.create(&session).await?;
+        self.emit(
+            organization,
+            event_types::LOGIN_SUCCEEDED,
+            Some(user.id.to_string()),
+            Some(user.id.to_string()),
+            json!({"session_id": session.id.to_string(), "email": user.email.as_str()}),
+        );
         Ok(LoginSuccess { session, cookie })
+    }
+
+    /// Counts and audits a failed login; the error to answer with.
+    async fn login_failed(
+        &self,
+        issuer: &Issuer,
+        throttle: &LoginThrottle,
+        email: &str,
+        reason: FailureReason,
+        user: Option<User>,
+        locked: bool,
+    ) -> LoginError {
+        let organization = issuer.organization.id;
+        let now = self.clock.now();
+        let outcome = match throttle.record_failure(self.stores.login_attempts.as_ref(), now).await {
+            Ok(outcome) => outcome,
+            Err(error) => return LoginError::Internal(error),
+        };
+        let typed: String = email.chars().take(254).collect();
+        let user_id = user.map(|user| user.id.to_string());
+        self.emit(
+            organization,
+            event_types::LOGIN_FAILED,
+            None,
+            user_id.clone(),
+            json!({"email": typed, "reason": reason.as_str(), "locked": locked}),
+        );
+        for key in outcome.newly_locked {
+            let until = now + throttle.policy().lock_duration;
+            self.emit(
+                organization,
+                event_types::LOGIN_LOCKED,
+                Some("system".to_owned()),
+                Some(key),
+                json!({"locked_until": until.unix_timestamp(), "user_id": user_id}),
+            );
+        }
+        LoginError::InvalidCredentials { delay: outcome.delay }
     }
 
     async fn rehash(&self, user: &User, password: &Password) -> Result<()> {
@@ -115,11 +205,15 @@ impl OpenIdProvider {
     /// issued within it.
     pub async fn end_session_now(&self, issuer: &Issuer, session: &Session) -> Result<()> {
         let organization = issuer.organization.id;
-        self.stores.refresh_tokens.revoke_for_session(organization, session.id, self.clock.now()).await?;
+        let revoked = self.stores.refresh_tokens.revoke_for_session(organization, session.id, self.clock.now()).await?;
         match self.stores.sessions.delete(organization, session.id).await {
-            Ok(()) | Err(Error::NotFound(_)) => Ok(()),
-            Err(error) => Err(error),
+            Ok(()) | Err(Error::NotFound(_)) => {}
+            Err(error) => return Err(error),
         }
+        let user = session.user_id.to_string();
+        let data = json!({"session_id": session.id.to_string(), "refresh_families_revoked": revoked});
+        self.emit(organization, event_types::LOGOUT, Some(user.clone()), Some(user), data);
+        Ok(())
     }
 
     /// The user of a session (for the consent page's "signed in as").

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::ids::{AuthorizationCodeId, SessionId, UserId};
 use crate::model::{Application, CodeRedemption, RefreshRotation, RefreshToken, RefreshTokenFamily};
 use crate::ports::SecretKind;
+use crate::security::audit::event_types;
 use crate::values::{ClientId, ScopeSet};
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
@@ -116,10 +117,19 @@ impl OpenIdProvider {
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
                 let presented = basic.map(|basic| basic.client_secret.as_str()).or(body_secret).unwrap_or_default();
                 let digest = self.crypto.digest_secret(presented);
-                application
+                let current = application
                     .client_type
                     .secret_digest()
-                    .is_some_and(|stored| digests_equal(stored.as_bytes(), digest.as_bytes()))
+                    .is_some_and(|stored| digests_equal(stored.as_bytes(), digest.as_bytes()));
+                // After a rotation, the replaced secret works until its grace period ends.
+                current
+                    || (application.client_type.is_confidential()
+                        && self
+                            .stores
+                            .client_secrets
+                            .find_previous(issuer.organization.id, application.id, self.clock.now())
+                            .await?
+                            .is_some_and(|previous| digests_equal(previous.as_bytes(), digest.as_bytes())))
             }
             ClientAuthMethod::PrivateKeyJwt => {
                 self.check_assertion(issuer, &application, &settings, assertion.unwrap_or_default(), audiences).await?
@@ -219,7 +229,10 @@ impl OpenIdProvider {
             Ok(CodeRedemption::Redeemed(code)) => code,
             Ok(CodeRedemption::Replayed(code)) => {
                 // RFC 6749 §4.1.2: revoke what was issued from a replayed code.
-                self.stores.refresh_tokens.revoke_for_code(organization, code.id, now).await?;
+                let revoked = self.stores.refresh_tokens.revoke_for_code(organization, code.id, now).await?;
+                let data = json!({"code_id": code.id.to_string(), "refresh_families_revoked": revoked});
+                let (client, user) = (application.client_id.to_string(), code.user_id.to_string());
+                self.emit(organization, event_types::CODE_REPLAY_DETECTED, Some(client), Some(user), data);
                 return Err(OAuthError::invalid_grant("the code was already used"));
             }
             Err(Error::InvalidGrant) => return Err(OAuthError::invalid_grant("the code is unknown or expired")),
@@ -252,7 +265,16 @@ impl OpenIdProvider {
         } else {
             None
         };
-        self.mint(issuer, application, settings, &code.scope, Some(&grant), refresh).await
+        let tokens = self.mint(issuer, application, settings, &code.scope, Some(&grant), refresh).await?;
+        self.audit_tokens(
+            event_types::TOKEN_ISSUED,
+            issuer,
+            application,
+            Some(grant.user),
+            "authorization_code",
+            &tokens,
+        );
+        Ok(tokens)
     }
 
     async fn start_family(
@@ -327,8 +349,12 @@ impl OpenIdProvider {
             .await
         {
             Ok(RefreshRotation::Rotated(family)) => family,
-            Ok(RefreshRotation::ReuseDetected(_)) => {
-                return Err(OAuthError::invalid_grant("the refresh token was already used; its family is revoked"))
+            Ok(RefreshRotation::ReuseDetected(family)) => {
+                let data = json!({"family_id": family.id.to_string()});
+                let user = family.user_id.map(|user| user.to_string());
+                let client = Some(application.client_id.to_string());
+                self.emit(organization, event_types::REFRESH_REUSE_DETECTED, client, user, data);
+                return Err(OAuthError::invalid_grant("the refresh token was already used; its family is revoked"));
             }
             Err(Error::InvalidGrant) => {
                 return Err(OAuthError::invalid_grant("the refresh token is expired or revoked"))
@@ -352,7 +378,9 @@ impl OpenIdProvider {
             auth_time: family.auth_time.unwrap_or(family.created_at),
             nonce: None,
         };
-        self.mint(issuer, application, settings, &scope, Some(&grant), Some(successor.plaintext)).await
+        let tokens = self.mint(issuer, application, settings, &scope, Some(&grant), Some(successor.plaintext)).await?;
+        self.audit_tokens(event_types::TOKEN_REFRESHED, issuer, application, Some(user), "refresh_token", &tokens);
+        Ok(tokens)
     }
 
     async fn client_credentials_grant(
@@ -379,7 +407,29 @@ impl OpenIdProvider {
                 application.allowed_scopes.iter().filter(|scope| !user_scopes.contains(&scope.as_str())).cloned(),
             ),
         };
-        self.mint(issuer, application, settings, &scope, None, None).await
+        let tokens = self.mint(issuer, application, settings, &scope, None, None).await?;
+        self.audit_tokens(event_types::TOKEN_ISSUED, issuer, application, None, "client_credentials", &tokens);
+        Ok(tokens)
+    }
+
+    fn audit_tokens(
+        &self,
+        event_type: &str,
+        issuer: &Issuer,
+        application: &Application,
+        user: Option<UserId>,
+        grant_type: &str,
+        tokens: &TokenResponse,
+    ) {
+        let data = json!({
+            "grant_type": grant_type,
+            "scope": tokens.scope,
+            "id_token": tokens.id_token.is_some(),
+            "refresh_token": tokens.refresh_token.is_some(),
+        });
+        let client = application.client_id.to_string();
+        let subject = user.map_or_else(|| client.clone(), |user| user.to_string());
+        self.emit(issuer.organization.id, event_type, Some(client), Some(subject), data);
     }
 
     /// Signs the access token (and, for `openid` user grants, the ID token).
@@ -396,10 +446,23 @@ impl OpenIdProvider {
         let key = self.keys.signing_key(issuer.organization.id, settings.signing_algorithm).await?;
         let client_id = application.client_id.as_str();
         let subject = grant.map_or_else(|| client_id.to_owned(), |grant| grant.user.to_string());
+        // The subject's roles in this organization (crate::roles), for resource servers.
+        let roles = match grant {
+            Some(grant) => self.stores.roles.roles_of_user(issuer.organization.id, grant.user).await?,
+            None => self.stores.roles.roles_of_application(issuer.organization.id, application.id).await?,
+        };
+        let (role_names, permissions) = crate::roles::claims_of(&roles);
+        // A token for the admin API (scope zenoauth:admin) is also for `{public_url}/api`.
+        let audience = match admin_audience(issuer) {
+            Some(admin) if scope.contains(crate::roles::ADMIN_SCOPE) => json!([client_id, admin]),
+            _ => json!(client_id),
+        };
         let mut access = json!({
             "iss": issuer.url,
             "sub": subject,
-            "aud": client_id,
+            "aud": audience,
+            "roles": role_names,
+            "permissions": permissions,
             "client_id": client_id,
             "scope": scope.to_string(),
             "jti": self.ids.uuid().to_string(),
@@ -447,6 +510,13 @@ impl OpenIdProvider {
             refresh_token,
         })
     }
+}
+
+/// The admin API's resource identifier, `{public_url}/api`, from an issuer
+/// `{public_url}/o/{slug}`.
+pub fn admin_audience(issuer: &Issuer) -> Option<String> {
+    let suffix = format!("/o/{}", issuer.organization.slug);
+    issuer.url.strip_suffix(&suffix).map(|public_url| format!("{public_url}/api"))
 }
 
 /// Digests are not secret, but compare them without early exit anyway.

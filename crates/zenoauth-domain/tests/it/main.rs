@@ -7,3 +7,4 @@
 
 mod bootstrap;
 mod oauth;
+mod security;

@@ -61,6 +61,7 @@ async fn world_with_hash_params(stored: Argon2Params, current: Argon2Params) -> 
             clock: clock.clone(),
             random: random.clone(),
             keys,
+            audit: Arc::new(zenoauth_domain::security::audit::RecordingAuditSink::new()),
         },
     );
     let now = clock.now();
@@ -292,13 +293,13 @@ async fn login_fails_the_same_way_for_every_bad_credential() {
         [("alice@example.com", "wrong"), ("bob@example.com", "pw"), ("not an email", "pw"), ("alice@example.com", "")]
     {
         let result = world.provider.login(&world.issuer, email, password, json!({})).await;
-        assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{email}");
+        assert!(matches!(result, Err(LoginError::InvalidCredentials { .. })), "{email}");
     }
     let mut inactive = world.user.clone();
     inactive.is_active = false;
     world.stores.users.update(&inactive).await.unwrap();
     let result = world.provider.login(&world.issuer, "alice@example.com", "pw", json!({})).await;
-    assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+    assert!(matches!(result, Err(LoginError::InvalidCredentials { .. })));
 }
 
 #[tokio::test]

@@ -13,7 +13,10 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use super::problem::ApiError;
+
+mod cache;
 use super::AppState;
+pub use cache::CacheSlot;
 
 /// The content type `prometheus-client` writes (Prometheus scrapes it natively).
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -41,6 +44,10 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: HistogramFamily,
+    /// Audit pipeline, rate limiting and hashing admission counters.
+    pub security: std::sync::Arc<super::security::metrics::SecurityMetrics>,
+    /// The store caches, exported at each scrape once set (issue 7).
+    pub caches: CacheSlot,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,7 +82,10 @@ impl Metrics {
         // Encoded as `zenoauth_build_info{version="…"} 1`.
         let build = Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() });
         registry.register("zenoauth_build", "The running ZenoAuth version", build);
-        Self { registry, requests, durations }
+        let security = std::sync::Arc::new(super::security::metrics::SecurityMetrics::registered(&mut registry));
+        let caches = CacheSlot::default();
+        registry.register_collector(Box::new(cache::CacheCollector(caches.clone())));
+        Self { registry, requests, durations, security, caches }
     }
 
     fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {

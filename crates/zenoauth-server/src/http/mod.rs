@@ -4,18 +4,23 @@
 //! Middleware, outermost first: request id (`x-request-id`, kept when the
 //! client sends a sane one, generated otherwise, echoed in the response) →
 //! trace span carrying the request id (so every log line of a request has
-//! it) → metrics by route template → problem+json for bare error responses →
-//! request timeout (503) → panic catcher (bare 500) → body limit (413).
+//! it) → request context for audit events (`security::context`: correlation
+//! id from `traceparent` or the request id, peer IP, user agent) →
+//! hardening headers (`security::headers`) → metrics by route template →
+//! problem+json for bare error responses → request timeout (503) → panic
+//! catcher (bare 500) → rate limits and the form-field cap
+//! (`security::rate_limit`, 429/400) → body limit (413).
 
+pub mod admin;
 pub mod health;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;
 pub mod pages;
 pub mod problem;
+pub mod security;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,6 +104,8 @@ pub struct AppState {
     pub public_url: PublicUrl,
     /// When signing keys rotate and how long they stay published.
     pub key_policy: KeyPolicy,
+    /// Rate limits, hashing admission, the audit pipeline (issue 5).
+    pub security: self::security::SecurityState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -109,11 +116,20 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State with default limits and a fresh metrics registry.
+    /// Starts the audit writer on the current tokio runtime.
     pub fn new(stores: Stores, readiness: Arc<dyn ReadinessCheck>, services: Services, public_url: PublicUrl) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let security = self::security::SecurityState::start(
+            self::security::SecuritySettings::default(),
+            metrics.security.clone(),
+            services.hasher.clone(),
+            stores.audit.clone(),
+        );
         Self {
+            security,
             stores,
             readiness,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             limits: HttpLimits::default(),
             services,
             public_url,
@@ -147,6 +163,18 @@ impl AppState {
         self.limits = limits;
         self
     }
+
+    /// The same state with other security settings (a new limiter and
+    /// hashing queue; the audit writer is restarted with the new sizes).
+    pub fn with_security(mut self, settings: self::security::SecuritySettings) -> Self {
+        self.security = self::security::SecurityState::start(
+            settings,
+            self.metrics.security.clone(),
+            self.services.hasher.clone(),
+            self.stores.audit.clone(),
+        );
+        self
+    }
 }
 
 /// The whole router with its middleware.
@@ -162,10 +190,13 @@ pub fn app(state: AppState) -> Router {
                 .on_request(DefaultOnRequest::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(middleware::from_fn(security::context::attach))
+        .layer(middleware::from_fn_with_state(state.clone(), security::headers::harden))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), security::rate_limit::limit))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes));
     Router::new()
@@ -173,6 +204,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .nest("/o/{slug}", oidc::router())
+        .nest("/api/v1", admin::router())
         // RFC 8414 §3.1: the well-known segment goes before the issuer's path.
         .route("/.well-known/oauth-authorization-server/o/{slug}", get(oidc::discovery::provider_metadata))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
@@ -210,6 +242,7 @@ fn request_span(request: &Request) -> tracing::Span {
         method = %request.method(),
         route = %route,
         path = %request.uri().path(),
+        correlation_id = tracing::field::Empty,
     )
 }
 
@@ -244,39 +277,15 @@ fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish, and gives up on them after
-/// `drain_timeout`. Logs `listening on http://ADDRESS` first.
+/// `drain_timeout`. Logs `listening on http://ADDRESS` first. Uses the
+/// default connection limits (see [`security::connections`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
 ) -> std::io::Result<()> {
-    let address: SocketAddr = listener.local_addr()?;
-    tracing::info!(%address, "listening on http://{address}");
-    let (shutdown_started, mut shutdown_seen) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections, draining in-flight requests");
-        let _ = shutdown_started.send(true);
-    });
-    let give_up = async move {
-        // The sender lives as long as the server future; if it is gone the server has ended.
-        if shutdown_seen.wait_for(|started| *started).await.is_ok() {
-            tokio::time::sleep(drain_timeout).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => {
-            tracing::info!("stopped");
-            result
-        }
-        () = give_up => {
-            tracing::warn!(seconds = drain_timeout.as_secs(), "in-flight requests did not finish in time; exiting anyway");
-            Ok(())
-        }
-    }
+    security::connections::serve(listener, app, shutdown, drain_timeout, Default::default()).await
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

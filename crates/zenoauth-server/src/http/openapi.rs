@@ -3,6 +3,7 @@
 
 use utoipa::OpenApi;
 
+use super::admin::{AdminApi, AdminConventions};
 use super::health::HealthStatus;
 use super::problem::Problem;
 
@@ -16,6 +17,8 @@ use super::problem::Problem;
     paths(super::health::healthz, super::health::readyz, super::metrics::metrics),
     components(schemas(HealthStatus, Problem)),
     tags((name = "operations", description = "Health, readiness and metrics for operators and orchestrators")),
+    nest((path = "/api/v1", api = AdminApi)),
+    modifiers(&AdminConventions),
 )]
 pub struct ApiDoc;
 

@@ -58,6 +58,15 @@ fn violations(edges: &[(String, String, String)]) -> Vec<String> {
                     || (normal && WEB_CRATES.contains(&dependency.as_str()))
             }
             "zenoauth-store-tests" => dependency.starts_with("zenoauth-") && dependency != "zenoauth-domain",
+            // The caching decorator wraps any store through the ports: the domain only
+            // (its tests run the conformance suite over the memory store).
+            "zenoauth-store-cache" => {
+                (dependency.starts_with("zenoauth-")
+                    && dependency != "zenoauth-domain"
+                    && !(kind == "dev"
+                        && matches!(dependency.as_str(), "zenoauth-store-memory" | "zenoauth-store-tests")))
+                    || (normal && WEB_CRATES.contains(&dependency.as_str()))
+            }
             // The server wires adapters but writes no SQL: sqlx only in its tests.
             "zenoauth-server" => normal && dependency == "sqlx",
             _ => false,
@@ -90,6 +99,11 @@ fn the_layering_check_catches_forbidden_edges() {
         edge("zenoauth-crypto", "axum", "normal"),
         edge("zenoauth-server", "sqlx", "normal"),
         edge("zenoauth-store-tests", "zenoauth-store-memory", "normal"),
+        edge("zenoauth-store-cache", "zenoauth-store-postgres", "normal"),
+        edge("zenoauth-store-cache", "zenoauth-store-memory", "normal"),
+        edge("zenoauth-store-cache", "sqlx", "normal"),
+        edge("zenoauth-store-cache", "axum", "normal"),
+        edge("zenoauth-store-postgres", "zenoauth-store-cache", "normal"),
     ];
     for case in forbidden {
         assert_eq!(violations(std::slice::from_ref(&case)).len(), 1, "{case:?} must be refused");
@@ -100,6 +114,9 @@ fn the_layering_check_catches_forbidden_edges() {
         edge("zenoauth-store-postgres", "zenoauth-store-tests", "dev"),
         edge("zenoauth-server", "zenoauth-store-postgres", "normal"),
         edge("zenoauth-server", "sqlx", "dev"),
+        edge("zenoauth-store-cache", "moka", "normal"),
+        edge("zenoauth-store-cache", "zenoauth-store-memory", "dev"),
+        edge("zenoauth-server", "zenoauth-store-cache", "normal"),
     ];
     for case in allowed {
         assert!(violations(std::slice::from_ref(&case)).is_empty(), "{case:?} must be allowed");

@@ -5,6 +5,10 @@
 // Test helpers outside `#[test]` functions fail loudly too: that is what they are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_api;
+mod admin_cli;
+mod admin_isolation;
+mod admin_support;
 mod architecture;
 mod binary;
 mod docs;
@@ -13,5 +17,14 @@ mod oidc_errors;
 mod oidc_flow;
 mod oidc_keys;
 mod oidc_support;
+mod perf_cache;
 mod postgres;
+mod security_admission;
+mod security_audit;
+mod security_headers;
+mod security_lockout;
+mod security_password_policy;
+mod security_rate_limit;
+mod security_support;
+mod security_tls;
 mod support;

@@ -13,12 +13,12 @@ fn admin_url() -> String {
 }
 
 /// A fresh database, dropped (even when the test fails) when this is dropped.
-struct FreshDatabase {
+pub(crate) struct FreshDatabase {
     name: String,
 }
 
 impl FreshDatabase {
-    async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         let mut hasher = std::hash::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
         let name = format!("zenoauth_it_{:016x}", hasher.finish());
@@ -30,7 +30,7 @@ impl FreshDatabase {
         Self { name }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let admin = admin_url();
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
         format!("{base}/{}", self.name)

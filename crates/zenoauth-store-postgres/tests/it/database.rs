@@ -48,17 +48,21 @@ async fn migrate_builds_the_schema_and_is_idempotent(pool: PgPool) {
     assert_eq!(
         tables,
         [
+            "application_roles",
             "applications",
             "audit_events",
             "authorization_codes",
             "client_assertion_jtis",
             "consents",
+            "login_attempts",
             "organizations",
             "refresh_token_families",
             "refresh_tokens",
             "revocations",
+            "roles",
             "sessions",
             "signing_keys",
+            "user_roles",
             "users"
         ]
     );
@@ -93,16 +97,20 @@ async fn every_tenant_table_cascades_from_organizations(pool: PgPool) {
     assert_eq!(
         tenant_tables,
         [
+            "application_roles",
             "applications",
             "audit_events",
             "authorization_codes",
             "client_assertion_jtis",
             "consents",
+            "login_attempts",
             "refresh_token_families",
             "refresh_tokens",
             "revocations",
+            "roles",
             "sessions",
             "signing_keys",
+            "user_roles",
             "users"
         ]
     );

@@ -27,13 +27,14 @@ pub fn provider(state: &AppState) -> OpenIdProvider {
     OpenIdProvider::new(
         state.stores.clone(),
         ProviderPorts {
-            hasher: services.hasher.clone(),
+            hasher: state.security.hasher.clone(),
             signer: services.signer.clone(),
             verifier: services.signer.clone(),
             crypto: Arc::new(CryptoOAuth::new(services.random.clone())),
             clock: services.clock.clone(),
             random: services.random.clone(),
             keys: state.key_ring(),
+            audit: state.security.audit_sink(),
         },
     )
 }

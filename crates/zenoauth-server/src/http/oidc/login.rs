@@ -13,7 +13,19 @@ use super::authorize::{proceed, MAX_REQUEST_BYTES};
 use super::flow::{self, branding, field, internal_page};
 use super::Tenant;
 use crate::http::pages::{error_page, escape, hidden, strings, Branding, Page};
-use crate::http::AppState;
+use crate::http::security::admission::HasherBusy;
+use crate::http::{security, AppState};
+
+/// Seconds a client is asked to wait when password hashing is saturated.
+pub const BUSY_RETRY_AFTER_SECONDS: u32 = 2;
+
+/// 503 with `Retry-After`: the password-hashing queue is full (admission
+/// control), answered at once rather than queued.
+fn busy_page(branding: &Branding) -> Response {
+    let mut response = error_page(StatusCode::SERVICE_UNAVAILABLE, strings::LOGIN_BUSY, branding);
+    response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECONDS));
+    response
+}
 
 /// Renders the login form. `authorize` is the serialized authorization
 /// request to continue after login; `form_target` the client's redirect URI
@@ -101,9 +113,15 @@ pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: Head
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .map(|text| text.chars().take(256).collect::<String>());
-    let success = match provider.login(&issuer, email, password, json!({"user_agent": user_agent})).await {
+    let ip = security::context::current().and_then(|context| context.ip).map(|ip| ip.to_string());
+    let metadata = json!({"user_agent": user_agent, "ip": ip});
+    let success = match provider.login(&issuer, email, password, metadata).await {
         Ok(success) => success,
-        Err(LoginError::InvalidCredentials) => {
+        Err(LoginError::InvalidCredentials { delay }) => {
+            // Progressive delay (brute-force defence): the same for every kind of failure.
+            if let Ok(delay) = std::time::Duration::try_from(delay) {
+                tokio::time::sleep(delay).await;
+            }
             let hint = (email.len() <= 254).then_some(email);
             return login_page(
                 &state,
@@ -115,6 +133,7 @@ pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: Head
                 Some(strings::LOGIN_FAILED),
             );
         }
+        Err(LoginError::Internal(error)) if HasherBusy::is(&error) => return busy_page(&branding),
         Err(LoginError::Internal(error)) => return internal_page(&error, &branding),
     };
     let lifetime = (success.session.expires_at - success.session.created_at).whole_seconds();
