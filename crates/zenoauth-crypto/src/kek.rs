@@ -123,6 +123,40 @@ impl KeyEncryptionKey {
         Ok(in_out)
     }
 
+    /// AES-256-GCM with a random nonce and caller-chosen associated data
+    /// (which must start with a versioned label of its own, for domain
+    /// separation): `nonce ‖ ciphertext ‖ tag`. For other secrets at rest
+    /// than signing keys, e.g. TOTP secrets.
+    pub(crate) fn seal(&self, random: &dyn RandomSource, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random.fill(&mut nonce);
+        let mut in_out = plaintext.to_vec();
+        self.aead_key()?
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut in_out)
+            .map_err(|_| KeyError::Material("AES-GCM encryption failed"))?;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + in_out.len());
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&in_out);
+        Ok(sealed)
+    }
+
+    /// Opens what [`Self::seal`] made with the same associated data.
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        if sealed.len() < NONCE_LEN + TAG_BYTES {
+            return Err(KeyError::Decrypt);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Decrypt)?;
+        let mut in_out = Zeroizing::new(ciphertext.to_vec());
+        let plaintext_len = self
+            .aead_key()?
+            .open_in_place(nonce, Aad::from(aad), in_out.as_mut_slice())
+            .map_err(|_| KeyError::Decrypt)?
+            .len();
+        in_out.truncate(plaintext_len);
+        Ok(in_out)
+    }
+
     fn aead_key(&self) -> Result<LessSafeKey, KeyError> {
         UnboundKey::new(&AES_256_GCM, self.bytes.as_ref())
             .map(LessSafeKey::new)

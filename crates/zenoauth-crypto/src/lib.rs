@@ -5,13 +5,16 @@
 //! Argon2id password hashing with bounded concurrency ([`Argon2Hasher`]), the
 //! key-encryption key that seals private signing keys at rest
 //! ([`KeyEncryptionKey`], AES-256-GCM), and JWS signing and verification with
-//! EdDSA, ES256 and RS256 ([`JwsSigner`]). Backends: ed25519-dalek for Ed25519,
+//! EdDSA, ES256 and RS256 ([`JwsSigner`]), and the key material of second
+//! factors ([`CryptoMfa`]: TOTP codes with totp-rs, TOTP secrets sealed under
+//! the key-encryption key, recovery codes). Backends: ed25519-dalek for Ed25519,
 //! aws-lc-rs for everything else, argon2 for passwords. It implements the
 //! domain's `RandomSource`, `PasswordHasher`, `TokenSigner` and `TokenVerifier`
 //! ports and knows nothing of HTTP or storage.
 
 mod jws;
 mod kek;
+mod mfa;
 mod oauth;
 mod password;
 mod random;
@@ -19,6 +22,7 @@ mod secrets;
 
 pub use jws::{JwsSigner, MAX_TOKEN_BYTES};
 pub use kek::{KeyEncryptionKey, KeyError};
+pub use mfa::CryptoMfa;
 pub use oauth::CryptoOAuth;
 pub use password::{Argon2Hasher, Argon2Params, Argon2ParamsError};
 pub use random::OsRandom;

@@ -5,9 +5,11 @@
 //! [`ports::RandomSource`] ports.
 
 pub mod bootstrap;
+pub mod email;
 pub mod error;
 pub mod ids;
 pub mod keys;
+pub mod mfa;
 pub mod model;
 pub mod oauth;
 pub mod ports;

@@ -399,6 +399,75 @@ pub trait LoginAttemptStore: Send + Sync {
     async fn delete_stale(&self, before: OffsetDateTime) -> Result<u64>;
 }
 
+/// Second-factor credentials ([`crate::mfa`]): at most one TOTP credential
+/// per user, and the user's recovery codes (digests, each usable once).
+/// Deleting the user or organization deletes them.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// Stores a new, unconfirmed TOTP credential, replacing the user's
+    /// unconfirmed one if any. `Conflict("mfa_totp")` when the user has a
+    /// confirmed one; `NotFound("user")` when the user does not exist.
+    async fn put_totp(&self, credential: &crate::mfa::TotpCredential) -> Result<()>;
+    async fn find_totp(&self, organization: OrganizationId, user: UserId)
+        -> Result<Option<crate::mfa::TotpCredential>>;
+    /// Confirms an unconfirmed credential, recording `step` as used.
+    /// `Ok(false)` when there is no such unconfirmed credential.
+    async fn confirm_totp(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        step: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Atomically records `step` as the last used step of a confirmed
+    /// credential, only if it is later than the recorded one; `Ok(false)`
+    /// otherwise (a replay, or no such confirmed credential).
+    async fn use_totp_step(&self, organization: OrganizationId, id: Uuid, step: i64) -> Result<bool>;
+    /// Replaces every recovery code of the user. `NotFound("user")` when the
+    /// user does not exist.
+    async fn replace_recovery_codes(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        digests: &[SecretDigest],
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Atomically marks an unused code used; `Ok(false)` when the user has no
+    /// such unused code. Of concurrent callers, at most one gets `true`.
+    async fn use_recovery_code(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// The number of unused recovery codes of the user.
+    async fn count_recovery_codes(&self, organization: OrganizationId, user: UserId) -> Result<u32>;
+    /// Deletes the user's TOTP credential and recovery codes; `Ok(false)` when
+    /// there was nothing.
+    async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<bool>;
+}
+
+/// The key material of second factors, kept out of the pure domain
+/// (adapter: `zenoauth-crypto`, with `totp-rs` and the key-encryption key).
+pub trait MfaCrypto: Send + Sync {
+    /// A fresh 160-bit TOTP shared secret (RFC 4226 §4 recommends 160 bits).
+    fn new_totp_secret(&self) -> Vec<u8>;
+    /// Whether `code` is the 6-digit HMAC-SHA1 code of `secret` for time
+    /// step `step` (RFC 6238, 30-second steps), compared in constant time.
+    fn totp_matches(&self, secret: &[u8], step: i64, code: &str) -> bool;
+    /// The secret in unpadded base32, for manual entry.
+    fn base32(&self, secret: &[u8]) -> String;
+    /// The `otpauth://totp/...` URI an authenticator app scans.
+    fn provisioning_uri(&self, secret: &[u8], issuer: &str, account: &str) -> String;
+    /// Seals a TOTP secret for storage, bound to (organization, credential id).
+    fn seal_totp_secret(&self, organization: OrganizationId, credential: Uuid, secret: &[u8]) -> Result<Vec<u8>>;
+    /// Opens what [`Self::seal_totp_secret`] made for the same pair.
+    fn open_totp_secret(&self, organization: OrganizationId, credential: Uuid, sealed: &[u8]) -> Result<Vec<u8>>;
+    /// A new recovery code (80 random bits, base32, in dash-separated groups).
+    fn new_recovery_code(&self) -> String;
+}
+
 /// Where use cases emit audit events. `record` never blocks and never
 /// fails the operation that emits: the implementation (the server's batched
 /// writer) owns buffering, retries, and accounting for what it could not
@@ -426,6 +495,58 @@ pub trait InvalidationSubscription: Send {
     async fn next(&mut self) -> Result<String>;
 }
 
+/// The durable mail outbox (see [`crate::email`]). Not tenant-scoped for
+/// the sender: one worker drains every organization's messages.
+#[async_trait]
+pub trait MailOutbox: Send + Sync {
+    /// `NotFound("organization")` when the organization does not exist.
+    async fn enqueue(&self, message: &crate::email::OutboxMessage) -> Result<()>;
+    async fn find(&self, id: Uuid) -> Result<Option<crate::email::OutboxMessage>>;
+    /// Atomically claims up to `limit` pending messages due by `now` whose
+    /// lease (if any) ended by `now`, leasing them to `claim` until
+    /// `lease_until`; oldest due first. Of concurrent claimers, each message
+    /// goes to exactly one.
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        claim: Uuid,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<crate::email::OutboxMessage>>;
+    /// The message was sent: deletes it, if `claim` still holds its lease.
+    /// `Ok(false)` when the lease was lost (another sender claimed it).
+    async fn complete(&self, id: Uuid, claim: Uuid) -> Result<bool>;
+    /// The attempt failed: counts it, records `error`, releases the lease,
+    /// and schedules the next attempt at `next_attempt_at` (`None`: gives
+    /// up, the message becomes `Failed`). `Ok(false)` when the lease was lost.
+    async fn fail(&self, id: Uuid, claim: Uuid, error: &str, next_attempt_at: Option<OffsetDateTime>) -> Result<bool>;
+}
+
+/// The single-use account links (see [`crate::email`]), by token digest.
+#[async_trait]
+pub trait AccountTokenStore: Send + Sync {
+    /// `NotFound("user")` when the user does not exist in the organization.
+    async fn create(&self, token: &crate::email::AccountToken) -> Result<()>;
+    /// The token unless it expired by `now` (or was consumed).
+    async fn find(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::email::AccountToken>>;
+    /// Atomically uses the token up (deletes it) if it exists for `purpose`
+    /// and has not expired by `now`; of concurrent callers exactly one gets it.
+    async fn consume(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        purpose: crate::email::AccountTokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::email::AccountToken>>;
+    /// Housekeeping across all organizations.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
 /// Every store port, as one bundle the server builds once from configuration.
 #[derive(Clone)]
 pub struct Stores {
@@ -443,6 +564,9 @@ pub struct Stores {
     pub roles: std::sync::Arc<dyn RoleRepository>,
     pub client_secrets: std::sync::Arc<dyn ClientSecretStore>,
     pub login_attempts: std::sync::Arc<dyn LoginAttemptStore>,
+    pub mail_outbox: std::sync::Arc<dyn MailOutbox>,
+    pub account_tokens: std::sync::Arc<dyn AccountTokenStore>,
+    pub mfa: std::sync::Arc<dyn MfaStore>,
 }
 
 impl std::fmt::Debug for Stores {

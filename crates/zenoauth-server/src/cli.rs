@@ -207,7 +207,10 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let state = AppState::new(stores, Arc::new(database), services, public_url)
         .with_limits(limits)
         .with_key_policy(config.keys.policy)
-        .with_security(config.security);
+        .with_security(config.security)
+        .with_mail(config.mail.clone());
+    // The outbox sender (issue 5): without SMTP it logs a warning and leaves mail queued.
+    let _stop_mail = AbortOnDrop(state.mail_worker().context("cannot set up outgoing mail")?.spawn());
     // Only this process's caches: a second `set` cannot happen.
     let _ = state.metrics.caches.set(cached);
     let audit = state.security.audit.clone();

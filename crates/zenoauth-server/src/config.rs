@@ -122,6 +122,26 @@ settings! {
         "Longest time a cached entry is served: the staleness bound for changes no instance announced.";
     CACHE_MAX_ENTRIES = "cache.max_entries", ["ZENOAUTH_CACHE_MAX_ENTRIES"], "10000",
         "Entries per cache (seven caches).";
+    MAIL_SMTP_URL = "mail.smtp_url", ["ZENOAUTH_SMTP_URL"], "",
+        "SMTP server: smtp://host:25 (plain), smtp://host:587?tls=required (STARTTLS) or smtps://host:465, with optional user:password@. Unset: mail stays queued in the outbox, unsent.";
+    MAIL_FROM = "mail.from", ["ZENOAUTH_MAIL_FROM"], "ZenoAuth <noreply@localhost>",
+        "The From: mailbox of every mail.";
+    MAIL_POLL_INTERVAL = "mail.poll_interval_seconds", ["ZENOAUTH_MAIL_POLL_INTERVAL_SECONDS"], "5",
+        "How often the sender looks for due messages in the outbox (mail queued by the same instance goes at once).";
+    MAIL_LEASE = "mail.lease_seconds", ["ZENOAUTH_MAIL_LEASE_SECONDS"], "300",
+        "How long a claimed message is reserved for one instance; after that another may send it (at-least-once).";
+    MAIL_RETRY_INITIAL = "mail.retry_initial_seconds", ["ZENOAUTH_MAIL_RETRY_INITIAL_SECONDS"], "30",
+        "Delay after the first failed attempt; it doubles with every failure up to mail.retry_max_seconds.";
+    MAIL_RETRY_MAX = "mail.retry_max_seconds", ["ZENOAUTH_MAIL_RETRY_MAX_SECONDS"], "3600",
+        "Longest delay between attempts.";
+    MAIL_MAX_ATTEMPTS = "mail.max_attempts", ["ZENOAUTH_MAIL_MAX_ATTEMPTS"], "25",
+        "Attempts before a message is given up (kept in the outbox as failed). A permanent SMTP refusal (5xx) gives up at once.";
+    MAIL_VERIFICATION_LINK = "mail.verification_link_seconds", ["ZENOAUTH_VERIFICATION_LINK_SECONDS"], "86400",
+        "Lifetime of email-verification links.";
+    MAIL_RESET_LINK = "mail.reset_link_seconds", ["ZENOAUTH_RESET_LINK_SECONDS"], "1800",
+        "Lifetime of password-reset links.";
+    MAIL_INVITATION_LINK = "mail.invitation_link_seconds", ["ZENOAUTH_INVITATION_LINK_SECONDS"], "604800",
+        "Lifetime of invitation (set-password) links.";
     LOG_FORMAT = "log.format", ["ZENOAUTH_LOG_FORMAT"], "auto",
         "auto (JSON when stdout is not a terminal), json or text.";
     LOG_FILTER = "log.filter", ["ZENOAUTH_LOG"], "info",
@@ -180,7 +200,25 @@ pub struct RawConfig {
     #[serde(default)]
     pub cache: RawCache,
     #[serde(default)]
+    pub mail: RawMail,
+    #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    #[serde(serialize_with = "serialize_redacted")]
+    pub smtp_url: Option<SecretString>,
+    pub from: Option<String>,
+    pub poll_interval_seconds: Option<u64>,
+    pub lease_seconds: Option<u64>,
+    pub retry_initial_seconds: Option<u64>,
+    pub retry_max_seconds: Option<u64>,
+    pub max_attempts: Option<u64>,
+    pub verification_link_seconds: Option<u64>,
+    pub reset_link_seconds: Option<u64>,
+    pub invitation_link_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -272,6 +310,8 @@ pub struct Config {
     pub security: crate::http::security::SecuritySettings,
     /// The store caches (issue 7).
     pub cache: zenoauth_store_cache::CacheSettings,
+    /// Outgoing mail and account-link lifetimes (issue 5).
+    pub mail: crate::mail::MailSettings,
     pub log: LogConfig,
 }
 
@@ -543,8 +583,9 @@ impl Config {
         let bootstrap = bootstrap_config(raw.bootstrap, env)?;
         let security = security_config(raw.security, env)?;
         let cache = cache_config(raw.cache, env)?;
+        let mail = mail_config(raw.mail, env)?;
         let log = log_config(raw.log, env)?;
-        Ok(Self { server, database, keys, passwords, bootstrap, security, cache, log })
+        Ok(Self { server, database, keys, passwords, bootstrap, security, cache, mail, log })
     }
 }
 
@@ -721,6 +762,60 @@ fn cache_config(raw: RawCache, env: EnvLookup<'_>) -> Result<zenoauth_store_cach
     let max_entries = parse_number(&CACHE_MAX_ENTRIES, env, raw.max_entries)?;
     let max_entries = in_range(&CACHE_MAX_ENTRIES, env, max_entries, 10_000, 1..=10_000_000)?;
     Ok(zenoauth_store_cache::CacheSettings { enabled, ttl: Duration::from_secs(ttl), max_entries })
+}
+
+fn mail_config(raw: RawMail, env: EnvLookup<'_>) -> Result<crate::mail::MailSettings, ConfigError> {
+    let number = |setting: &Setting, file: Option<u64>, range: std::ops::RangeInclusive<u64>| {
+        let default = setting.default.parse::<u64>().unwrap_or_default();
+        let value = parse_number(setting, env, file)?;
+        in_range(setting, env, value, default, range)
+    };
+    let seconds = |value: u64| time::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX));
+    let (_, smtp_url) = pick_secret(&MAIL_SMTP_URL, env, raw.smtp_url);
+    let smtp_url = smtp_url.filter(|url| !url.expose_secret().trim().is_empty());
+    let (from_env_name, from) = pick_string(&MAIL_FROM, env, raw.from);
+    let from = from.unwrap_or_else(|| MAIL_FROM.default.to_owned());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(ConfigError::Invalid {
+            key: MAIL_FROM.key,
+            env: from_env_name.unwrap_or(MAIL_FROM.primary_env()),
+            reason: "must be a mailbox, e.g. `ZenoAuth <noreply@example.com>`".to_owned(),
+        });
+    }
+    if let Some(url) = &smtp_url {
+        if lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.expose_secret().trim()).is_err() {
+            return Err(ConfigError::Invalid {
+                key: MAIL_SMTP_URL.key,
+                env: MAIL_SMTP_URL.primary_env(),
+                reason: "must be smtp://host[:port][?tls=required|opportunistic] or smtps://host[:port]".to_owned(),
+            });
+        }
+    }
+    let initial = number(&MAIL_RETRY_INITIAL, raw.retry_initial_seconds, 1..=86400)?;
+    let max = number(&MAIL_RETRY_MAX, raw.retry_max_seconds, 1..=7 * 86400)?.max(initial);
+    Ok(crate::mail::MailSettings {
+        smtp_url,
+        from,
+        poll_interval: Duration::from_secs(number(&MAIL_POLL_INTERVAL, raw.poll_interval_seconds, 1..=3600)?),
+        lease: seconds(number(&MAIL_LEASE, raw.lease_seconds, 60..=86400)?),
+        backoff: zenoauth_domain::email::Backoff {
+            initial: seconds(initial),
+            max: seconds(max),
+            max_attempts: u32::try_from(number(&MAIL_MAX_ATTEMPTS, raw.max_attempts, 1..=1000)?).unwrap_or(25),
+        },
+        batch_size: crate::mail::MailSettings::default().batch_size,
+        verification_link_lifetime: seconds(number(
+            &MAIL_VERIFICATION_LINK,
+            raw.verification_link_seconds,
+            300..=30 * 86400,
+        )?),
+        reset_link_lifetime: seconds(number(&MAIL_RESET_LINK, raw.reset_link_seconds, 300..=86400)?),
+        invitation_link_lifetime: seconds(number(
+            &MAIL_INVITATION_LINK,
+            raw.invitation_link_seconds,
+            3600..=30 * 86400,
+        )?),
+    })
 }
 
 fn security_config(

@@ -18,6 +18,7 @@ pub mod key_commands;
 pub mod key_maintenance;
 pub mod keys;
 pub mod logging;
+pub mod mail;
 pub mod services;
 
 pub use cli::{run, Cli, Command, Failure};

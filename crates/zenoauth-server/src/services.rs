@@ -4,7 +4,7 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use zenoauth_crypto::{Argon2Hasher, Argon2Params, JwsSigner, KeyEncryptionKey, OsRandom};
+use zenoauth_crypto::{Argon2Hasher, Argon2Params, CryptoMfa, JwsSigner, KeyEncryptionKey, OsRandom};
 use zenoauth_domain::ports::{Clock, RandomSource};
 
 use crate::clock::SystemClock;
@@ -18,6 +18,8 @@ pub struct Services {
     pub random: Arc<dyn RandomSource>,
     pub hasher: Arc<Argon2Hasher>,
     pub signer: Arc<JwsSigner>,
+    /// TOTP and sealed second-factor secrets (same key-encryption key).
+    pub mfa_crypto: Arc<CryptoMfa>,
 }
 
 impl std::fmt::Debug for Services {
@@ -32,8 +34,9 @@ impl Services {
         random: Arc<dyn RandomSource>,
         hasher: Arc<Argon2Hasher>,
         signer: Arc<JwsSigner>,
+        mfa_crypto: Arc<CryptoMfa>,
     ) -> Self {
-        Self { clock, random, hasher, signer }
+        Self { clock, random, hasher, signer, mfa_crypto }
     }
 
     /// Production wiring: the wall clock, the OS RNG, Argon2id with the
@@ -66,7 +69,8 @@ impl Services {
         hasher: Arc<Argon2Hasher>,
         kek: KeyEncryptionKey,
     ) -> Self {
+        let mfa_crypto = Arc::new(CryptoMfa::new(kek.clone(), random.clone()));
         let signer = Arc::new(JwsSigner::new(kek, random.clone()));
-        Self::new(clock, random, hasher, signer)
+        Self::new(clock, random, hasher, signer, mfa_crypto)
     }
 }

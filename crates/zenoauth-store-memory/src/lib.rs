@@ -5,8 +5,10 @@
 //! suite. [`Faults`] make calls fail or slow on demand, for reliability tests.
 
 mod adapters;
+mod email;
 mod faults;
 mod login_attempts;
+mod mfa;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,8 +22,10 @@ pub use adapters::{
     MemorySessionStore, MemorySigningKeyRepository, MemoryUserRepository,
 };
 pub use adapters::{MemoryClientSecretStore, MemoryRoleRepository};
+pub use email::{MemoryAccountTokenStore, MemoryMailOutbox};
 pub use faults::{Faults, InjectedFault};
 pub use login_attempts::MemoryLoginAttemptStore;
+pub use mfa::MemoryMfaStore;
 
 use state::State;
 
@@ -60,6 +64,9 @@ impl MemoryDatabase {
             roles: Arc::new(MemoryRoleRepository::new(self.clone())),
             client_secrets: Arc::new(MemoryClientSecretStore::new(self.clone())),
             login_attempts: Arc::new(MemoryLoginAttemptStore::new(self.clone())),
+            mail_outbox: Arc::new(MemoryMailOutbox::new(self.clone())),
+            account_tokens: Arc::new(MemoryAccountTokenStore::new(self.clone())),
+            mfa: Arc::new(MemoryMfaStore::new(self.clone())),
         }
     }
 

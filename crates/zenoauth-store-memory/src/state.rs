@@ -20,7 +20,9 @@ use zenoauth_domain::ports::{AuditQuery, PageRequest, UserQuery};
 use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
 use zenoauth_domain::{Error, Result, ValidationError};
 
+mod email;
 mod login_attempts;
+mod mfa;
 mod roles;
 
 #[derive(Debug, Default)]
@@ -42,6 +44,11 @@ pub(crate) struct State {
     application_roles: std::collections::BTreeSet<(OrganizationId, ApplicationId, zenoauth_domain::roles::RoleId)>,
     previous_secrets: HashMap<ApplicationId, (SecretDigest, OffsetDateTime)>,
     login_attempts: HashMap<(OrganizationId, String), zenoauth_domain::model::LoginAttempts>,
+    /// Outbox messages with their lease (claim, until).
+    outbox: BTreeMap<Uuid, (zenoauth_domain::email::OutboxMessage, Option<(Uuid, OffsetDateTime)>)>,
+    account_tokens: HashMap<SecretDigest, zenoauth_domain::email::AccountToken>,
+    totp_credentials: HashMap<(OrganizationId, UserId), zenoauth_domain::mfa::TotpCredential>,
+    recovery_codes: HashMap<(OrganizationId, UserId), mfa::RecoveryCodes>,
 }
 
 /// The ids of a keyset page: strictly after `page.after()`.
@@ -154,6 +161,10 @@ impl State {
         self.audit.retain(|_, event| event.organization_id != id);
         self.remove_roles_of_organization(id);
         self.login_attempts.retain(|(organization, _), _| *organization != id);
+        self.outbox.retain(|_, (message, _)| message.organization_id != id);
+        self.account_tokens.retain(|_, token| token.organization_id != id);
+        self.totp_credentials.retain(|(organization, _), _| *organization != id);
+        self.recovery_codes.retain(|(organization, _), _| *organization != id);
         Ok(())
     }
 
@@ -215,6 +226,9 @@ impl State {
         self.codes.retain(|_, code| code.user_id != id);
         self.remove_families(|family| family.user_id == Some(id));
         self.user_roles.retain(|(_, user, _)| *user != id);
+        self.account_tokens.retain(|_, token| token.user_id != id);
+        self.totp_credentials.retain(|(_, user), _| *user != id);
+        self.recovery_codes.retain(|(_, user), _| *user != id);
         Ok(())
     }
 

@@ -23,6 +23,10 @@ fn constraint_error(constraint: &str) -> Option<Error> {
         "refresh_tokens_pkey" => Error::Conflict("refresh_token"),
         "signing_keys_pkey" => Error::Conflict("signing_key_id"),
         "audit_events_pkey" => Error::Conflict("audit_event_id"),
+        "mail_outbox_pkey" => Error::Conflict("outbox_message_id"),
+        "account_tokens_pkey" => Error::Conflict("account_token"),
+        "mail_outbox_organization_fkey" | "account_tokens_organization_fkey" => Error::NotFound("organization"),
+        "account_tokens_user_fkey" => Error::NotFound("user"),
         // Missing parents on insert (a parent in another organization is missing too).
         "users_organization_fkey"
         | "applications_organization_fkey"

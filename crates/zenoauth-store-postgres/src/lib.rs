@@ -11,9 +11,11 @@ mod applications;
 mod audit;
 mod codes;
 mod consents;
+mod email;
 mod error;
 mod invalidation;
 mod login_attempts;
+mod mfa;
 mod organizations;
 mod refresh_tokens;
 mod revocations;
@@ -132,6 +134,9 @@ impl PgDatabase {
             roles: Arc::new(roles::PgRoleRepository::new(pool.clone())),
             client_secrets: Arc::new(roles::PgClientSecretStore::new(pool.clone())),
             login_attempts: Arc::new(login_attempts::PgLoginAttemptStore::new(pool.clone())),
+            mail_outbox: Arc::new(email::PgMailOutbox::new(pool.clone())),
+            account_tokens: Arc::new(email::PgAccountTokenStore::new(pool.clone())),
+            mfa: Arc::new(mfa::PgMfaStore::new(pool.clone())),
         }
     }
 

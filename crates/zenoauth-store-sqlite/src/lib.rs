@@ -20,7 +20,9 @@ mod audit;
 mod authorization_codes;
 mod consents;
 mod convert;
+mod email;
 mod login_attempts;
+mod mfa;
 mod organizations;
 mod refresh_tokens;
 mod revocations;
@@ -127,6 +129,9 @@ impl SqliteDatabase {
             roles: Arc::new(roles::SqliteRoleRepository::new(pool.clone())),
             client_secrets: Arc::new(roles::SqliteClientSecretStore::new(pool.clone())),
             login_attempts: Arc::new(login_attempts::SqliteLoginAttemptStore::new(pool.clone())),
+            mail_outbox: Arc::new(email::SqliteMailOutbox::new(pool.clone())),
+            account_tokens: Arc::new(email::SqliteAccountTokenStore::new(pool.clone())),
+            mfa: Arc::new(mfa::SqliteMfaStore::new(pool.clone())),
         }
     }
 

@@ -40,8 +40,10 @@ mod audit;
 mod cascades;
 mod codes;
 mod consents;
+mod email;
 pub mod fixture;
 mod login_attempts;
+mod mfa;
 mod organizations;
 mod refresh;
 mod revocations;
@@ -55,7 +57,9 @@ pub use audit::*;
 pub use cascades::*;
 pub use codes::*;
 pub use consents::*;
+pub use email::*;
 pub use login_attempts::*;
+pub use mfa::*;
 pub use organizations::*;
 pub use refresh::*;
 pub use revocations::*;
@@ -151,5 +155,16 @@ macro_rules! for_each_contract {
         $callback!(role_roundtrip_unique_names_and_update);
         $callback!(role_assignments_are_scoped_and_cascade);
         $callback!(client_secret_rotation_keeps_the_old_digest_for_the_grace_period);
+        $callback!(outbox_messages_are_claimed_under_a_lease_then_completed);
+        $callback!(outbox_failures_are_counted_rescheduled_and_given_up);
+        $callback!(outbox_claims_are_exclusive_under_concurrency);
+        $callback!(account_tokens_are_single_use_and_expire);
+        $callback!(account_tokens_are_isolated_and_go_with_their_user);
+        $callback!(account_token_consumption_is_single_use_under_concurrency);
+        // multi-factor authentication
+        $callback!(totp_credential_is_replaced_until_confirmed);
+        $callback!(totp_steps_are_used_once_and_only_forward);
+        $callback!(recovery_codes_are_single_use_and_replaced);
+        $callback!(mfa_credentials_are_deleted_with_their_user);
     };
 }

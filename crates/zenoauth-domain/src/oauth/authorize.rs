@@ -43,6 +43,9 @@ pub struct AuthorizationRequest {
     /// Seconds; `Some(0)` forces a fresh login.
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// `acr_values` (OIDC Core §3.1.2.1) asked for `mfa`: a second factor is
+    /// required for this request. Other values are ignored (voluntary).
+    pub requires_mfa: bool,
 }
 
 /// Where the user agent goes with the response: `redirect_uri` plus these
@@ -95,6 +98,10 @@ pub enum Step {
     Login,
     /// Show the consent page for these scopes.
     Consent,
+    /// The session has not passed a second factor and one is required (the
+    /// organization's MFA policy, or `acr_values=mfa`): challenge or enrol
+    /// (see [`crate::mfa::MultiFactor::demand_second_factor`]).
+    SecondFactor,
     /// Done: send the user agent to the client (a code, or an error such as
     /// `login_required`).
     Redirect(RedirectResponse),
@@ -248,6 +255,7 @@ impl OpenIdProvider {
         if prompt.none && (prompt.login || prompt.consent) {
             return Err(fail(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
         }
+        let requires_mfa = get("acr_values").unwrap_or_default().split(' ').any(|value| value == crate::mfa::ACR_MFA);
         let max_age = match get("max_age") {
             None => None,
             Some(text) => Some(
@@ -277,6 +285,7 @@ impl OpenIdProvider {
             prompt,
             max_age,
             login_hint,
+            requires_mfa,
         })
     }
 
@@ -308,6 +317,15 @@ impl OpenIdProvider {
                     Step::Login
                 });
             }
+        }
+        let policy = crate::mfa::MfaPolicy::from_organization(&issuer.organization).unwrap_or_default();
+        let needs_mfa = request.requires_mfa || policy == crate::mfa::MfaPolicy::Required;
+        if needs_mfa && !crate::mfa::amr_of(session).iter().any(|value| value == "mfa") {
+            return Ok(if request.prompt.none {
+                Step::Redirect(request.error(issuer, ErrorCode::InteractionRequired, "a second factor is required"))
+            } else {
+                Step::SecondFactor
+            });
         }
         let remembered =
             self.stores.consents.find(issuer.organization.id, session.user_id, request.application.id).await?;

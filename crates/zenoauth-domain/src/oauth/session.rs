@@ -114,8 +114,24 @@ impl OpenIdProvider {
         let now = self.clock.now();
         let cookie = self.crypto.issue_secret(SecretKind::Session);
         let mut metadata = if metadata.is_object() { metadata } else { json!({}) };
+        // Multi-factor authentication (crate::mfa): a login that owes a second
+        // factor gets a short pending session that `current_session` refuses.
+        let mfa_policy = crate::mfa::MfaPolicy::from_organization(&issuer.organization).unwrap_or_default();
+        let has_factor = match mfa_policy {
+            crate::mfa::MfaPolicy::Off => false,
+            _ => {
+                self.stores.mfa.find_totp(organization, user.id).await?.is_some_and(|totp| totp.confirmed_at.is_some())
+            }
+        };
+        let pending = crate::mfa::pending_after_password(mfa_policy, has_factor);
+        let mut expires_at = now + settings.session_absolute_lifetime;
         if let Some(object) = metadata.as_object_mut() {
             object.insert("amr".to_owned(), json!(["pwd"]));
+            if let Some(pending) = pending {
+                object.insert(crate::mfa::PENDING_KEY.to_owned(), json!(pending.as_str()));
+                object.insert("session_lifetime".to_owned(), json!(settings.session_absolute_lifetime.whole_seconds()));
+                expires_at = now + crate::mfa::PENDING_LIFETIME;
+            }
         }
         let session = Session {
             id: self.ids.next(),
@@ -124,7 +140,7 @@ impl OpenIdProvider {
             token_digest: cookie.digest,
             authenticated_at: now,
             created_at: now,
-            expires_at: now + settings.session_absolute_lifetime,
+            expires_at,
             metadata,
         };
         self.stores.sessions.create(&session).await?;
@@ -194,6 +210,10 @@ impl OpenIdProvider {
         else {
             return Ok(None);
         };
+        if crate::mfa::Pending::of(&session).is_some() {
+            // Password checked, second factor still owed: not signed in yet.
+            return Ok(None);
+        }
         match self.stores.users.get(organization, session.user_id).await {
             Ok(user) if user.is_active => Ok(Some(session)),
             Ok(_) | Err(Error::NotFound(_)) => Ok(None),

@@ -478,6 +478,15 @@ impl OpenIdProvider {
         let access_token = self.signer.sign(&key, ACCESS_TOKEN_TYP, &access)?;
         let id_token = match grant {
             Some(grant) if scope.contains("openid") => {
+                // What the session's login used (crate::mfa): RFC 8176 `amr`, and `acr`.
+                let (acr, amr) = match grant.session {
+                    Some(session) => match self.stores.sessions.get(issuer.organization.id, session).await {
+                        Ok(session) => (crate::mfa::acr_of(&session), crate::mfa::amr_of(&session)),
+                        Err(Error::NotFound(_)) => (crate::mfa::ACR_PASSWORD, vec!["pwd".to_owned()]),
+                        Err(error) => return Err(error.into()),
+                    },
+                    None => (crate::mfa::ACR_PASSWORD, vec!["pwd".to_owned()]),
+                };
                 let mut claims = json!({
                     "iss": issuer.url,
                     "sub": subject,
@@ -487,8 +496,8 @@ impl OpenIdProvider {
                     "exp": (now + settings.id_token_lifetime).unix_timestamp(),
                     "auth_time": grant.auth_time.unix_timestamp(),
                     "at_hash": self.crypto.left_half_hash(settings.signing_algorithm, &access_token),
-                    "acr": "0",
-                    "amr": ["pwd"],
+                    "acr": acr,
+                    "amr": amr,
                 });
                 if let Some(object) = claims.as_object_mut() {
                     if let Some(nonce) = &grant.nonce {

@@ -11,9 +11,11 @@
 //! catcher (bare 500) → rate limits and the form-field cap
 //! (`security::rate_limit`, 429/400) → body limit (413).
 
+pub mod account;
 pub mod admin;
 pub mod health;
 pub mod metrics;
+pub mod mfa;
 pub mod oidc;
 pub mod openapi;
 pub mod pages;
@@ -106,6 +108,8 @@ pub struct AppState {
     pub key_policy: KeyPolicy,
     /// Rate limits, hashing admission, the audit pipeline (issue 5).
     pub security: self::security::SecurityState,
+    /// Queues mail into the outbox (issue 5, email flows).
+    pub mail: crate::mail::Mailer,
 }
 
 impl std::fmt::Debug for AppState {
@@ -125,8 +129,15 @@ impl AppState {
             services.hasher.clone(),
             stores.audit.clone(),
         );
+        let mail = crate::mail::Mailer::new(
+            stores.mail_outbox.clone(),
+            services.clock.clone(),
+            services.random.clone(),
+            crate::mail::MailSettings::default(),
+        );
         Self {
             security,
+            mail,
             stores,
             readiness,
             metrics,
@@ -157,6 +168,27 @@ impl AppState {
     pub fn with_public_url(mut self, public_url: PublicUrl) -> Self {
         self.public_url = public_url;
         self
+    }
+
+    /// The same state with other mail settings (SMTP, sender, link lifetimes).
+    pub fn with_mail(mut self, settings: crate::mail::MailSettings) -> Self {
+        self.mail = crate::mail::Mailer::new(
+            self.stores.mail_outbox.clone(),
+            self.services.clock.clone(),
+            self.services.random.clone(),
+            settings,
+        );
+        self
+    }
+
+    /// The mail sender over this state's outbox (spawn it with `.spawn()`).
+    pub fn mail_worker(&self) -> Result<crate::mail::worker::MailWorker, crate::mail::worker::MailSetupError> {
+        crate::mail::worker::MailWorker::new(
+            self.stores.mail_outbox.clone(),
+            self.services.clock.clone(),
+            self.services.random.clone(),
+            &self.mail,
+        )
     }
 
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {
@@ -204,6 +236,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .nest("/o/{slug}", oidc::router())
+        .nest("/o/{slug}/mfa", mfa::router())
+        .nest("/o/{slug}/account", account::router())
         .nest("/api/v1", admin::router())
         // RFC 8414 §3.1: the well-known segment goes before the issuer's path.
         .route("/.well-known/oauth-authorization-server/o/{slug}", get(oidc::discovery::provider_metadata))

@@ -121,6 +121,7 @@ fn expected_metadata(issuer: &str) -> Value {
             "updated_at"
         ],
         "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ["0", "mfa"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

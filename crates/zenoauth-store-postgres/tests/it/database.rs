@@ -48,6 +48,7 @@ async fn migrate_builds_the_schema_and_is_idempotent(pool: PgPool) {
     assert_eq!(
         tables,
         [
+            "account_tokens",
             "application_roles",
             "applications",
             "audit_events",
@@ -55,6 +56,9 @@ async fn migrate_builds_the_schema_and_is_idempotent(pool: PgPool) {
             "client_assertion_jtis",
             "consents",
             "login_attempts",
+            "mail_outbox",
+            "mfa_recovery_codes",
+            "mfa_totp_credentials",
             "organizations",
             "refresh_token_families",
             "refresh_tokens",
@@ -97,6 +101,7 @@ async fn every_tenant_table_cascades_from_organizations(pool: PgPool) {
     assert_eq!(
         tenant_tables,
         [
+            "account_tokens",
             "application_roles",
             "applications",
             "audit_events",
@@ -104,6 +109,9 @@ async fn every_tenant_table_cascades_from_organizations(pool: PgPool) {
             "client_assertion_jtis",
             "consents",
             "login_attempts",
+            "mail_outbox",
+            "mfa_recovery_codes",
+            "mfa_totp_credentials",
             "refresh_token_families",
             "refresh_tokens",
             "revocations",

@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{org}/users/{{user_id}}/deactivate"), post(users::deactivate))
         .route(&format!("{org}/users/{{user_id}}/reactivate"), post(users::reactivate))
         .route(&format!("{org}/users/{{user_id}}/password"), put(users::set_password))
+        .route(&format!("{org}/users/{{user_id}}/verification"), post(users::send_verification))
         .route(&format!("{org}/users/{{user_id}}/roles"), get(roles::user_roles))
         .route(
             &format!("{org}/users/{{user_id}}/roles/{{role_id}}"),
@@ -113,7 +114,7 @@ pub(crate) async fn record(
     paths(
         organizations::list, organizations::create, organizations::read, organizations::update, organizations::delete,
         users::list, users::create, users::read, users::update, users::delete, users::deactivate, users::reactivate,
-        users::set_password,
+        users::set_password, users::send_verification,
         applications::list, applications::create, applications::read, applications::update, applications::delete,
         applications::rotate_secret,
         roles::list, roles::create, roles::read, roles::update, roles::delete,

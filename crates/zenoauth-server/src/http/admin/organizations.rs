@@ -83,6 +83,8 @@ pub struct UpdateOrganization {
 fn checked_settings(organization: &Organization) -> Result<(), AdminError> {
     bounded_object(&organization.settings, "settings")?;
     OrganizationSettings::from_organization(organization)?;
+    // `mfa_policy`: off, optional or required (docs/mfa.md).
+    zenoauth_domain::mfa::MfaPolicy::from_organization(organization)?;
     Ok(())
 }
 

@@ -60,12 +60,15 @@ impl From<&User> for UserDto {
 /// A new user, with a password or without one (an invited user sets it later).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"email": "alice@example.com", "password": "correct horse battery staple",
-    "email_verified": true, "profile": {"name": "Alice Example"}}))]
+#[schema(example = json!({"email": "alice@example.com", "invite": true, "profile": {"name": "Alice Example"}}))]
 pub struct CreateUser {
     pub email: String,
     /// 1–1024 bytes; omit to create the user without a password.
     pub password: Option<String>,
+    /// `true`: create the user without a password and mail them an
+    /// invitation whose single-use link leads to a set-password page
+    /// (setting it also verifies the email). Not with `password`.
+    pub invite: Option<bool>,
     pub email_verified: Option<bool>,
     #[schema(value_type = Option<Object>)]
     pub profile: Option<Json>,
@@ -189,6 +192,10 @@ pub async fn create(
 ) -> Result<Response, AdminError> {
     let organization = admin.organization(&state, path_id(&org_id)?).await?;
     let email = Email::parse(&body.email)?;
+    let invite = body.invite.unwrap_or(false);
+    if invite && body.password.is_some() {
+        return Err(AdminError::validation("invite: an invited user sets their own password; omit password"));
+    }
     let profile = body.profile.unwrap_or_else(|| json!({}));
     bounded_object(&profile, "profile")?;
     let password = body.password.as_deref().map(Password::parse).transpose()?;
@@ -209,7 +216,16 @@ pub async fn create(
         updated_at: now,
     };
     state.stores.users.create(&user).await?;
-    record(&state, &admin, organization.id, "user.created", user.id.to_string(), json!({})).await;
+    record(&state, &admin, organization.id, "user.created", user.id.to_string(), json!({"invited": invite})).await;
+    if invite {
+        crate::http::account::send_link(
+            &state,
+            &organization,
+            &user,
+            zenoauth_domain::email::AccountTokenPurpose::Invitation,
+        )
+        .await?;
+    }
     let stored = state.stores.users.get(organization.id, user.id).await?;
     let location = format!("/api/v1/organizations/{}/users/{}", organization.id, user.id);
     Ok(created(&location, UserDto::from(&stored)))
@@ -337,6 +353,29 @@ pub async fn set_password(
     state.stores.users.update(&user).await?;
     record(&state, &admin, organization.id, "user.password_set", user.id.to_string(), json!({})).await;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Mail the user a link to confirm their email address (single-use,
+/// short-lived). Accepted even when the address is already verified.
+#[utoipa::path(post, operation_id = "users_send_verification", path = "/organizations/{org_id}/users/{user_id}/verification", tag = "users",
+    params(("org_id" = uuid::Uuid, Path, description = "The organization's id"), ("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses((status = 202, description = "The mail is queued in the outbox")),
+    security(("bearer" = [])))]
+pub async fn send_verification(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((org_id, user_id)): Path<(String, String)>,
+) -> Result<Response, AdminError> {
+    let (organization, user) = find(&state, &admin, &org_id, &user_id).await?;
+    crate::http::account::send_link(
+        &state,
+        &organization,
+        &user,
+        zenoauth_domain::email::AccountTokenPurpose::VerifyEmail,
+    )
+    .await?;
+    record(&state, &admin, organization.id, "user.verification_sent", user.id.to_string(), json!({})).await;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// Delete a user with their sessions, codes, refresh tokens and role assignments. Idempotent.

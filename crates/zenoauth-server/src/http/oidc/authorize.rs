@@ -56,7 +56,7 @@ pub(super) async fn current_session(
 }
 
 /// Validates the authorization request in `pairs` and takes its next step.
-pub(super) async fn proceed(
+pub(crate) async fn proceed(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
@@ -98,6 +98,11 @@ pub(super) async fn proceed(
             consent_page(state, headers, &provider, &issuer, &branding, &request, &session, &serialized).await
         }
         (Step::Consent, None) => error_page(StatusCode::BAD_REQUEST, strings::ERROR_TITLE, &branding),
+        // A second factor is required and this session has not passed one (crate::http::mfa).
+        (Step::SecondFactor, Some(session)) => {
+            crate::http::mfa::step_up(state, tenant, headers, &session, &serialized).await
+        }
+        (Step::SecondFactor, None) => error_page(StatusCode::BAD_REQUEST, strings::ERROR_TITLE, &branding),
     }
 }
 

@@ -88,6 +88,8 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "RS256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent"],
+        // crate::http::mfa: `mfa` (a second factor was used; requestable with acr_values) or `0`.
+        "acr_values_supported": ["0", "mfa"],
         "authorization_response_iss_parameter_supported": true,
         // Discovery 1.0 §3 defaults request_uri_parameter_supported to true: say no explicitly.
         "request_parameter_supported": false,

@@ -60,7 +60,9 @@ pub fn login_page(
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\"{email_focus}{described_by}>\
          <label for=\"password\">{password_label}</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}>\
-         <button type=\"submit\">{button}</button></form>",
+         <button type=\"submit\">{button}</button></form>\
+         <p><a href=\"account/forgot\">{forgot}</a></p>",
+        forgot = escape(strings::FORGOT_PASSWORD_LINK),
         email_label = escape(strings::EMAIL_LABEL),
         email = escape(email),
         password_label = escape(strings::PASSWORD_LABEL),
@@ -138,11 +140,18 @@ pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: Head
     };
     let lifetime = (success.session.expires_at - success.session.created_at).whole_seconds();
     let set_cookie = flow::session_set_cookie(&state, &tenant, &success.cookie.plaintext, lifetime);
-    let mut response = match authorize_pairs {
-        Some(pairs) => proceed(&state, &tenant, &headers, pairs, Some(success.session), true, true).await,
-        None => Page::new(StatusCode::OK, strings::SIGNED_IN_TITLE)
-            .push(&format!("<p>{}</p>", escape(strings::SIGNED_IN_BODY)))
-            .render(&branding),
+    let pending = zenoauth_domain::mfa::Pending::of(&success.session);
+    let mut response = match (pending, authorize_pairs) {
+        // A second factor is owed (crate::http::mfa): challenge or enrolment.
+        (Some(pending), _) => {
+            crate::http::mfa::after_password(&state, &tenant, &headers, &success.session, pending, authorize).await
+        }
+        (None, authorize_pairs) => match authorize_pairs {
+            Some(pairs) => proceed(&state, &tenant, &headers, pairs, Some(success.session), true, true).await,
+            None => Page::new(StatusCode::OK, strings::SIGNED_IN_TITLE)
+                .push(&format!("<p>{}</p>", escape(strings::SIGNED_IN_BODY)))
+                .render(&branding),
+        },
     };
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

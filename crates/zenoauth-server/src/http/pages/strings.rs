@@ -9,6 +9,7 @@ pub const LOGIN_CONTINUE_TO: &str = "to continue to";
 pub const EMAIL_LABEL: &str = "Email address";
 pub const PASSWORD_LABEL: &str = "Password";
 pub const LOGIN_BUTTON: &str = "Sign in";
+pub const FORGOT_PASSWORD_LINK: &str = "Forgot your password?";
 pub const LOGIN_FAILED: &str = "The email address or password is not correct.";
 pub const LOGIN_BUSY: &str = "Too many sign-ins are being processed right now. Try again in a few seconds.";
 pub const SIGNED_IN_TITLE: &str = "You are signed in";
