@@ -22,6 +22,10 @@ pub enum Error {
     /// Credentials were missing or wrong.
     #[error("unauthorized")]
     Unauthorized,
+    /// A conditional write found the object changed since it was read (its
+    /// `updated_at` no longer equals the expected one): a lost update refused.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// A dependency (database, hasher pool) could not serve the request.
     #[error("unavailable")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),

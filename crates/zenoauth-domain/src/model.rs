@@ -98,7 +98,11 @@ pub struct Session {
     /// When the user last proved who they are (OIDC `auth_time`).
     pub authenticated_at: OffsetDateTime,
     pub created_at: OffsetDateTime,
+    /// The absolute end of the session.
     pub expires_at: OffsetDateTime,
+    /// The last recorded use; the idle timeout counts from here
+    /// (`SessionStore::touch` moves it, at most about once a minute).
+    pub last_seen_at: OffsetDateTime,
     /// IP, user agent, authentication methods, as a JSON object.
     pub metadata: Json,
 }

@@ -80,6 +80,11 @@ pub trait OrganizationRepository: Send + Sync {
     async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organization>>;
     /// Writes name, settings and `updated_at` (the slug is permanent).
     async fn update(&self, organization: &Organization) -> Result<()>;
+    /// [`update`](Self::update) in one conditional statement that only writes
+    /// while the stored `updated_at` still equals `expected_updated_at`:
+    /// `PreconditionFailed` otherwise (`NotFound` when the row is gone).
+    async fn update_if_unchanged(&self, organization: &Organization, expected_updated_at: OffsetDateTime)
+        -> Result<()>;
     /// Deletes the organization with everything it owns.
     async fn delete(&self, id: OrganizationId) -> Result<()>;
     async fn list(&self, page: &PageRequest) -> Result<Vec<Organization>>;
@@ -94,6 +99,9 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_email(&self, organization: OrganizationId, email: &Email) -> Result<Option<User>>;
     /// Writes every mutable field of the user identified by (organization, id).
     async fn update(&self, user: &User) -> Result<()>;
+    /// [`update`](Self::update) only while the stored `updated_at` still equals
+    /// `expected_updated_at` (one conditional statement): `PreconditionFailed` otherwise.
+    async fn update_if_unchanged(&self, user: &User, expected_updated_at: OffsetDateTime) -> Result<()>;
     /// Deletes the user with their sessions, codes and refresh tokens.
     async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()>;
     async fn list(&self, organization: OrganizationId, query: &UserQuery, page: &PageRequest) -> Result<Vec<User>>;
@@ -111,6 +119,9 @@ pub trait ApplicationRepository: Send + Sync {
     ) -> Result<Option<Application>>;
     /// Writes every mutable field (not the client_id) of (organization, id).
     async fn update(&self, application: &Application) -> Result<()>;
+    /// [`update`](Self::update) only while the stored `updated_at` still equals
+    /// `expected_updated_at` (one conditional statement): `PreconditionFailed` otherwise.
+    async fn update_if_unchanged(&self, application: &Application, expected_updated_at: OffsetDateTime) -> Result<()>;
     /// Deletes the application with its codes and refresh tokens.
     async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()>;
     async fn list(&self, organization: OrganizationId, page: &PageRequest) -> Result<Vec<Application>>;
@@ -139,6 +150,9 @@ pub trait SessionStore: Send + Sync {
     async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<u64>;
     /// Housekeeping across all organizations: deletes sessions expired by `now`.
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Records activity on the session (its idle timeout restarts from
+    /// `last_seen_at`). `NotFound("session")` when it is gone.
+    async fn touch(&self, organization: OrganizationId, id: SessionId, last_seen_at: OffsetDateTime) -> Result<()>;
 }
 
 #[async_trait]
@@ -155,6 +169,22 @@ pub trait AuthorizationCodeStore: Send + Sync {
     ) -> Result<CodeRedemption>;
     /// Housekeeping across all organizations.
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Remembers the `jti` (valid until `expires_at`) of the access token
+    /// minted from the code, so a replay of the code can revoke it.
+    /// `NotFound("authorization_code")` when the code is gone.
+    async fn record_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// The `jti` and expiry recorded by `record_access_token`, if any.
+    async fn issued_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+    ) -> Result<Option<(String, OffsetDateTime)>>;
 }
 
 #[async_trait]
@@ -199,6 +229,14 @@ pub trait RefreshTokenStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<u64>;
     async fn revoke_for_user(&self, organization: OrganizationId, user: UserId, now: OffsetDateTime) -> Result<u64>;
+    /// Revokes the user's families at one application (consent revoked); returns how many.
+    async fn revoke_for_user_application(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
     /// Housekeeping: deletes families (and their tokens) expired by `now`.
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64>;
 }

@@ -19,7 +19,12 @@ use zenoauth_domain::values::{ClientId, DisplayName, Email, Password, ScopeSet, 
 use crate::cli::{open_database, Failure};
 use crate::config::Config;
 use crate::http::admin::applications::{apply, ApplicationFields};
+use crate::http::admin::common::next_version;
 use crate::services::Services;
+
+/// The context of a failed conditional user write (it also fails when the
+/// user changed between this command's read and its write: run it again).
+const CHANGED_MEANWHILE: &str = "cannot update the user (if it changed meanwhile, run the command again)";
 
 /// Gives `user` of `organization` (the system organization) the
 /// platform-admin role, creating the role if needed. Idempotent.
@@ -417,8 +422,10 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
             let password = password.read()?.ok_or_else(|| anyhow!("give --password-env VAR or --password-stdin"))?;
             user.password_hash =
                 Some(context.services.hasher.hash(&password).await.context("cannot hash the password")?);
-            user.updated_at = context.services.clock.now();
-            context.stores.users.update(&user).await.context("cannot update the user")?;
+            let read_at = user.updated_at;
+            user.updated_at = next_version(read_at, context.services.clock.now());
+            // Conditional: a concurrent change (admin API, login) is never undone.
+            context.stores.users.update_if_unchanged(&user, read_at).await.context(CHANGED_MEANWHILE)?;
             Ok(vec![format!("password_set={}", user.id)])
         }
         UserCommand::Deactivate { org, email } => {
@@ -426,8 +433,9 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
             let mut user = find_user(context, &organization, &email).await?;
             let now = context.services.clock.now();
             user.is_active = false;
-            user.updated_at = now;
-            context.stores.users.update(&user).await.context("cannot update the user")?;
+            let read_at = user.updated_at;
+            user.updated_at = next_version(read_at, now);
+            context.stores.users.update_if_unchanged(&user, read_at).await.context(CHANGED_MEANWHILE)?;
             context
                 .stores
                 .refresh_tokens

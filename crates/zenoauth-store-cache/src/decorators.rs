@@ -55,6 +55,18 @@ impl OrganizationRepository for CachedOrganizations {
         outcome
     }
 
+    async fn update_if_unchanged(
+        &self,
+        organization: &Organization,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<()> {
+        // Announces even on `PreconditionFailed`: harmless, and a lost reply may hide a commit.
+        let outcome = self.inner.update_if_unchanged(organization, expected_updated_at).await;
+        let invalidation = Invalidation::key(Kind::Organization, organization.id, organization.slug.as_str());
+        self.caches.announce(&[invalidation]).await;
+        outcome
+    }
+
     async fn delete(&self, id: OrganizationId) -> Result<()> {
         // Writes announce even when they fail: a lost reply may hide a commit.
         let outcome = self.inner.delete(id).await;
@@ -92,6 +104,15 @@ impl UserRepository for CachedUsers {
 
     async fn update(&self, user: &zenoauth_domain::model::User) -> Result<()> {
         self.inner.update(user).await
+    }
+
+    async fn update_if_unchanged(
+        &self,
+        user: &zenoauth_domain::model::User,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<()> {
+        // Users are not cached (as in `update`): nothing to evict.
+        self.inner.update_if_unchanged(user, expected_updated_at).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()> {
@@ -149,6 +170,14 @@ impl ApplicationRepository for CachedApplications {
 
     async fn update(&self, application: &Application) -> Result<()> {
         let outcome = self.inner.update(application).await;
+        let invalidation =
+            Invalidation::key(Kind::Application, application.organization_id, application.client_id.as_str());
+        self.caches.announce(&[invalidation]).await;
+        outcome
+    }
+
+    async fn update_if_unchanged(&self, application: &Application, expected_updated_at: OffsetDateTime) -> Result<()> {
+        let outcome = self.inner.update_if_unchanged(application, expected_updated_at).await;
         let invalidation =
             Invalidation::key(Kind::Application, application.organization_id, application.client_id.as_str());
         self.caches.announce(&[invalidation]).await;
@@ -261,6 +290,14 @@ impl SessionStore for CachedSessions {
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         // Cached sessions are checked against `now` on every read.
         self.inner.delete_expired(now).await
+    }
+
+    /// The cached copy carries `last_seen_at`, so it is dropped everywhere
+    /// (the domain touches a session at most about once a minute).
+    async fn touch(&self, organization: OrganizationId, id: SessionId, last_seen_at: OffsetDateTime) -> Result<()> {
+        let outcome = self.inner.touch(organization, id, last_seen_at).await;
+        self.caches.announce(&[Invalidation::key(Kind::Session, organization, session_key(id))]).await;
+        outcome
     }
 }
 

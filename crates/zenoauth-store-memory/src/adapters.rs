@@ -88,7 +88,15 @@ impl OrganizationRepository for MemoryOrganizationRepository {
     }
 
     async fn update(&self, organization: &Organization) -> Result<()> {
-        self.database.call(|state| state.organization_update(organization)).await
+        self.database.call(|state| state.organization_update(organization, None)).await
+    }
+
+    async fn update_if_unchanged(
+        &self,
+        organization: &Organization,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.database.call(|state| state.organization_update(organization, Some(expected_updated_at))).await
     }
 
     async fn delete(&self, id: OrganizationId) -> Result<()> {
@@ -115,7 +123,11 @@ impl UserRepository for MemoryUserRepository {
     }
 
     async fn update(&self, user: &User) -> Result<()> {
-        self.database.call(|state| state.user_update(user)).await
+        self.database.call(|state| state.user_update(user, None)).await
+    }
+
+    async fn update_if_unchanged(&self, user: &User, expected_updated_at: OffsetDateTime) -> Result<()> {
+        self.database.call(|state| state.user_update(user, Some(expected_updated_at))).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()> {
@@ -146,7 +158,11 @@ impl ApplicationRepository for MemoryApplicationRepository {
     }
 
     async fn update(&self, application: &Application) -> Result<()> {
-        self.database.call(|state| state.application_update(application)).await
+        self.database.call(|state| state.application_update(application, None)).await
+    }
+
+    async fn update_if_unchanged(&self, application: &Application, expected_updated_at: OffsetDateTime) -> Result<()> {
+        self.database.call(|state| state.application_update(application, Some(expected_updated_at))).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()> {
@@ -197,6 +213,10 @@ impl SessionStore for MemorySessionStore {
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         self.database.call(|state| Ok(state.session_delete_expired(now))).await
     }
+
+    async fn touch(&self, organization: OrganizationId, id: SessionId, last_seen_at: OffsetDateTime) -> Result<()> {
+        self.database.call(|state| state.session_touch(organization, id, last_seen_at)).await
+    }
 }
 
 #[async_trait]
@@ -216,6 +236,24 @@ impl AuthorizationCodeStore for MemoryAuthorizationCodeStore {
 
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         self.database.call(|state| Ok(state.code_delete_expired(now))).await
+    }
+
+    async fn record_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.database.call(|state| state.code_record_access_token(organization, code, jti, expires_at)).await
+    }
+
+    async fn issued_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+    ) -> Result<Option<(String, OffsetDateTime)>> {
+        self.database.call(|state| Ok(state.code_issued_access_token(organization, code))).await
     }
 }
 
@@ -279,6 +317,22 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
 
     async fn revoke_for_user(&self, organization: OrganizationId, user: UserId, now: OffsetDateTime) -> Result<u64> {
         self.database.call(|state| Ok(state.refresh_revoke_where(organization, now, |f| f.user_id == Some(user)))).await
+    }
+
+    async fn revoke_for_user_application(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        self.database
+            .call(|state| {
+                Ok(state.refresh_revoke_where(organization, now, |f| {
+                    f.user_id == Some(user) && f.application_id == application
+                }))
+            })
+            .await
     }
 
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {

@@ -49,6 +49,8 @@ pub(crate) struct State {
     account_tokens: HashMap<SecretDigest, zenoauth_domain::email::AccountToken>,
     totp_credentials: HashMap<(OrganizationId, UserId), zenoauth_domain::mfa::TotpCredential>,
     recovery_codes: HashMap<(OrganizationId, UserId), mfa::RecoveryCodes>,
+    /// The access token minted from a code: (jti, expires_at).
+    code_access_tokens: HashMap<AuthorizationCodeId, (String, OffsetDateTime)>,
 }
 
 /// The ids of a keyset page: strictly after `page.after()`.
@@ -139,8 +141,13 @@ impl State {
         self.organizations.values().find(|organization| &organization.slug == slug).cloned()
     }
 
-    pub(crate) fn organization_update(&mut self, changed: &Organization) -> Result<()> {
+    pub(crate) fn organization_update(
+        &mut self,
+        changed: &Organization,
+        expected: Option<OffsetDateTime>,
+    ) -> Result<()> {
         let stored = self.organizations.get_mut(&changed.id).ok_or(Error::NotFound("organization"))?;
+        unchanged_since(stored.updated_at, expected)?;
         stored.name = changed.name.clone();
         stored.settings = changed.settings.clone();
         stored.updated_at = changed.updated_at;
@@ -203,8 +210,11 @@ impl State {
         self.users.values().find(|user| user.organization_id == organization && &user.email == email).cloned()
     }
 
-    pub(crate) fn user_update(&mut self, changed: &User) -> Result<()> {
+    pub(crate) fn user_update(&mut self, changed: &User, expected: Option<OffsetDateTime>) -> Result<()> {
         self.require_user(changed.organization_id, changed.id)?;
+        if let Some(stored) = self.users.get(&changed.id) {
+            unchanged_since(stored.updated_at, expected)?;
+        }
         if self.email_taken(changed.organization_id, &changed.email, changed.id) {
             return Err(Error::Conflict("user_email"));
         }
@@ -282,8 +292,11 @@ impl State {
             .cloned()
     }
 
-    pub(crate) fn application_update(&mut self, changed: &Application) -> Result<()> {
+    pub(crate) fn application_update(&mut self, changed: &Application, expected: Option<OffsetDateTime>) -> Result<()> {
         self.require_application(changed.organization_id, changed.id)?;
+        if let Some(stored) = self.applications.get(&changed.id) {
+            unchanged_since(stored.updated_at, expected)?;
+        }
         let stored = self.applications.get_mut(&changed.id).ok_or(Error::NotFound("application"))?;
         stored.name = changed.name.clone();
         stored.client_type = changed.client_type.clone();
@@ -387,7 +400,49 @@ impl State {
         count(before - self.sessions.len())
     }
 
+    pub(crate) fn session_touch(
+        &mut self,
+        organization: OrganizationId,
+        id: SessionId,
+        last_seen_at: OffsetDateTime,
+    ) -> Result<()> {
+        match self.sessions.get_mut(&id) {
+            Some(session) if session.organization_id == organization => {
+                session.last_seen_at = last_seen_at;
+                Ok(())
+            }
+            _ => Err(Error::NotFound("session")),
+        }
+    }
+
     // Authorization codes
+
+    pub(crate) fn code_record_access_token(
+        &mut self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        match self.codes.get(&code) {
+            Some(found) if found.organization_id == organization => {
+                self.code_access_tokens.insert(code, (jti.to_owned(), expires_at));
+                Ok(())
+            }
+            _ => Err(Error::NotFound("authorization_code")),
+        }
+    }
+
+    pub(crate) fn code_issued_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+    ) -> Option<(String, OffsetDateTime)> {
+        match self.codes.get(&code) {
+            Some(found) if found.organization_id == organization => self.code_access_tokens.get(&code).cloned(),
+            _ => None,
+        }
+    }
 
     pub(crate) fn code_create(&mut self, code: &AuthorizationCode) -> Result<()> {
         self.require_organization(code.organization_id)?;
@@ -430,6 +485,8 @@ impl State {
     pub(crate) fn code_delete_expired(&mut self, now: OffsetDateTime) -> u64 {
         let before = self.codes.len();
         self.codes.retain(|_, code| code.expires_at > now);
+        let codes = &self.codes;
+        self.code_access_tokens.retain(|id, _| codes.contains_key(id));
         count(before - self.codes.len())
     }
 
@@ -729,5 +786,14 @@ impl State {
             .take(limit(page))
             .cloned()
             .collect()
+    }
+}
+
+/// The optimistic-concurrency precondition of a conditional update: the stored
+/// `updated_at` must still be the one the writer read.
+fn unchanged_since(stored: OffsetDateTime, expected: Option<OffsetDateTime>) -> Result<()> {
+    match expected {
+        Some(expected) if expected != stored => Err(Error::PreconditionFailed),
+        _ => Ok(()),
     }
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use zenoauth_domain::ids::{ApplicationId, OrganizationId};
 use zenoauth_domain::model::{Application, ClientType};
 use zenoauth_domain::ports::{ApplicationRepository, PageRequest};
@@ -11,7 +12,7 @@ use zenoauth_domain::values::{ClientId, DisplayName, RedirectUri};
 use zenoauth_domain::{Error, Result};
 
 use crate::error::db_error;
-use crate::rows::{after, expect_one, limit, read_all, scope_array, RowReader};
+use crate::rows::{after, expect_one, expect_written, limit, read_all, scope_array, RowReader};
 
 const COLUMNS: &str = "id, organization_id, client_id, name, client_secret_digest, redirect_uris, allowed_scopes, \
                        settings, created_at, updated_at";
@@ -53,6 +54,35 @@ fn secret_digest(application: &Application) -> Option<Vec<u8>> {
 
 fn redirect_uri_array(application: &Application) -> Vec<String> {
     application.redirect_uris.iter().map(|uri| uri.as_str().to_owned()).collect()
+}
+
+impl PgApplicationRepository {
+    /// One statement: the update only applies while `updated_at` is `expected` (when given).
+    async fn write(&self, application: &Application, expected: Option<OffsetDateTime>) -> Result<()> {
+        let outcome = sqlx::query_as::<_, (bool, bool)>(
+            "WITH target AS (SELECT 1 FROM applications WHERE organization_id = $1 AND id = $2),
+                  changed AS (
+                      UPDATE applications
+                      SET name = $3, client_secret_digest = $4, redirect_uris = $5, allowed_scopes = $6,
+                          settings = $7, updated_at = $8
+                      WHERE organization_id = $1 AND id = $2 AND ($9::timestamptz IS NULL OR updated_at = $9)
+                      RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM changed)",
+        )
+        .bind(application.organization_id.as_uuid())
+        .bind(application.id.as_uuid())
+        .bind(application.name.as_str())
+        .bind(secret_digest(application))
+        .bind(redirect_uri_array(application))
+        .bind(scope_array(&application.allowed_scopes))
+        .bind(&application.settings)
+        .bind(application.updated_at)
+        .bind(expected)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        expect_written(outcome, "application")
+    }
 }
 
 #[async_trait]
@@ -105,24 +135,11 @@ impl ApplicationRepository for PgApplicationRepository {
     }
 
     async fn update(&self, application: &Application) -> Result<()> {
-        let result = sqlx::query(
-            "UPDATE applications
-             SET name = $3, client_secret_digest = $4, redirect_uris = $5, allowed_scopes = $6, settings = $7,
-                 updated_at = $8
-             WHERE organization_id = $1 AND id = $2",
-        )
-        .bind(application.organization_id.as_uuid())
-        .bind(application.id.as_uuid())
-        .bind(application.name.as_str())
-        .bind(secret_digest(application))
-        .bind(redirect_uri_array(application))
-        .bind(scope_array(&application.allowed_scopes))
-        .bind(&application.settings)
-        .bind(application.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        expect_one(result.rows_affected(), "application")
+        self.write(application, None).await
+    }
+
+    async fn update_if_unchanged(&self, application: &Application, expected_updated_at: OffsetDateTime) -> Result<()> {
+        self.write(application, Some(expected_updated_at)).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()> {

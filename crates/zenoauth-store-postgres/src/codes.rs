@@ -123,4 +123,45 @@ impl AuthorizationCodeStore for PgAuthorizationCodeStore {
             .map_err(db_error)?;
         Ok(result.rows_affected())
     }
+
+    async fn record_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE authorization_codes SET access_token_jti = $1, access_token_expires_at = $2
+             WHERE organization_id = $3 AND id = $4",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .bind(organization.as_uuid())
+        .bind(code.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        crate::rows::expect_one(result.rows_affected(), "authorization_code")
+    }
+
+    async fn issued_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+    ) -> Result<Option<(String, OffsetDateTime)>> {
+        let row: Option<(Option<String>, Option<OffsetDateTime>)> = sqlx::query_as(
+            "SELECT access_token_jti, access_token_expires_at FROM authorization_codes
+             WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(organization.as_uuid())
+        .bind(code.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(match row {
+            Some((Some(jti), Some(expires_at))) => Some((jti, expires_at)),
+            _ => None,
+        })
+    }
 }

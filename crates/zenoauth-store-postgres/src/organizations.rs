@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use zenoauth_domain::ids::OrganizationId;
 use zenoauth_domain::model::Organization;
 use zenoauth_domain::ports::{OrganizationRepository, PageRequest};
@@ -10,7 +11,7 @@ use zenoauth_domain::values::{DisplayName, Slug};
 use zenoauth_domain::Result;
 
 use crate::error::db_error;
-use crate::rows::{after, expect_one, limit, read_all, RowReader};
+use crate::rows::{after, expect_one, expect_written, limit, read_all, RowReader};
 
 const COLUMNS: &str = "id, slug, name, settings, created_at, updated_at";
 
@@ -35,6 +36,29 @@ fn read_organization(row: &PgRow) -> Result<Organization> {
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
     })
+}
+
+impl PgOrganizationRepository {
+    /// One statement: the update only applies while `updated_at` is `expected` (when given).
+    async fn write(&self, organization: &Organization, expected: Option<OffsetDateTime>) -> Result<()> {
+        let outcome = sqlx::query_as::<_, (bool, bool)>(
+            "WITH target AS (SELECT 1 FROM organizations WHERE id = $1),
+                  changed AS (
+                      UPDATE organizations SET name = $2, settings = $3, updated_at = $4
+                      WHERE id = $1 AND ($5::timestamptz IS NULL OR updated_at = $5)
+                      RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM changed)",
+        )
+        .bind(organization.id.as_uuid())
+        .bind(organization.name.as_str())
+        .bind(&organization.settings)
+        .bind(organization.updated_at)
+        .bind(expected)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        expect_written(outcome, "organization")
+    }
 }
 
 #[async_trait]
@@ -78,15 +102,15 @@ impl OrganizationRepository for PgOrganizationRepository {
     }
 
     async fn update(&self, organization: &Organization) -> Result<()> {
-        let result = sqlx::query("UPDATE organizations SET name = $2, settings = $3, updated_at = $4 WHERE id = $1")
-            .bind(organization.id.as_uuid())
-            .bind(organization.name.as_str())
-            .bind(&organization.settings)
-            .bind(organization.updated_at)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        expect_one(result.rows_affected(), "organization")
+        self.write(organization, None).await
+    }
+
+    async fn update_if_unchanged(
+        &self,
+        organization: &Organization,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.write(organization, Some(expected_updated_at)).await
     }
 
     async fn delete(&self, id: OrganizationId) -> Result<()> {

@@ -279,6 +279,27 @@ impl RefreshTokenStore for PgRefreshTokenStore {
         self.revoke_where(organization, "user_id", user.as_uuid(), now).await
     }
 
+    async fn revoke_for_user_application(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let result = sqlx::query(
+            "UPDATE refresh_token_families SET revoked_at = $4
+             WHERE organization_id = $1 AND user_id = $2 AND application_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(organization.as_uuid())
+        .bind(user.as_uuid())
+        .bind(application.as_uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(result.rows_affected())
+    }
+
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         // Tokens cascade from their family.
         let result = sqlx::query("DELETE FROM refresh_token_families WHERE expires_at <= $1")

@@ -105,3 +105,17 @@ pub(crate) fn expect_one(affected: u64, what: &'static str) -> Result<()> {
         Ok(())
     }
 }
+
+/// The outcome of a conditional update run as
+/// `WITH target AS (SELECT … WHERE key), changed AS (UPDATE … WHERE key AND
+/// ($n::timestamptz IS NULL OR updated_at = $n) RETURNING 1)
+/// SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM changed)`:
+/// `NotFound(what)` when no row has the key, `PreconditionFailed` when one has
+/// but its `updated_at` was not the expected one.
+pub(crate) fn expect_written((found, written): (bool, bool), what: &'static str) -> Result<()> {
+    match (found, written) {
+        (_, true) => Ok(()),
+        (true, false) => Err(Error::PreconditionFailed),
+        (false, false) => Err(Error::NotFound(what)),
+    }
+}

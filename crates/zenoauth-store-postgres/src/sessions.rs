@@ -13,7 +13,8 @@ use zenoauth_domain::{Error, Result};
 use crate::error::db_error;
 use crate::rows::{expect_one, read_all, RowReader};
 
-const COLUMNS: &str = "id, organization_id, user_id, token_digest, authenticated_at, created_at, expires_at, metadata";
+const COLUMNS: &str =
+    "id, organization_id, user_id, token_digest, authenticated_at, created_at, expires_at, last_seen_at, metadata";
 
 #[derive(Debug, Clone)]
 pub(crate) struct PgSessionStore {
@@ -36,6 +37,7 @@ fn read_session(row: &PgRow) -> Result<Session> {
         authenticated_at: row.get("authenticated_at")?,
         created_at: row.get("created_at")?,
         expires_at: row.get("expires_at")?,
+        last_seen_at: row.get("last_seen_at")?,
         metadata: row.get("metadata")?,
     })
 }
@@ -45,8 +47,8 @@ impl SessionStore for PgSessionStore {
     async fn create(&self, session: &Session) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (id, organization_id, user_id, token_digest, authenticated_at, created_at,
-                                   expires_at, metadata)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                   expires_at, last_seen_at, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(session.id.as_uuid())
         .bind(session.organization_id.as_uuid())
@@ -55,6 +57,7 @@ impl SessionStore for PgSessionStore {
         .bind(session.authenticated_at)
         .bind(session.created_at)
         .bind(session.expires_at)
+        .bind(session.last_seen_at)
         .bind(&session.metadata)
         .execute(&self.pool)
         .await
@@ -137,5 +140,16 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(db_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn touch(&self, organization: OrganizationId, id: SessionId, last_seen_at: OffsetDateTime) -> Result<()> {
+        let result = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE organization_id = $2 AND id = $3")
+            .bind(last_seen_at)
+            .bind(organization.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        expect_one(result.rows_affected(), "session")
     }
 }

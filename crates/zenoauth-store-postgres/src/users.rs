@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use time::OffsetDateTime;
 use zenoauth_domain::ids::{OrganizationId, UserId};
 use zenoauth_domain::model::User;
 use zenoauth_domain::ports::{PageRequest, UserQuery, UserRepository};
@@ -11,7 +12,7 @@ use zenoauth_domain::values::{Email, PasswordHash};
 use zenoauth_domain::{Error, Result, ValidationError};
 
 use crate::error::db_error;
-use crate::rows::{after, expect_one, limit, read_all, RowReader};
+use crate::rows::{after, expect_one, expect_written, limit, read_all, RowReader};
 
 const COLUMNS: &str =
     "id, organization_id, email, email_verified, password_hash, profile, is_active, created_at, updated_at";
@@ -93,6 +94,35 @@ pub(crate) fn push_list_query(
     Ok(())
 }
 
+impl PgUserRepository {
+    /// One statement: the update only applies while `updated_at` is `expected` (when given).
+    async fn write(&self, user: &User, expected: Option<OffsetDateTime>) -> Result<()> {
+        let outcome = sqlx::query_as::<_, (bool, bool)>(
+            "WITH target AS (SELECT 1 FROM users WHERE organization_id = $1 AND id = $2),
+                  changed AS (
+                      UPDATE users
+                      SET email = $3, email_verified = $4, password_hash = $5, profile = $6, is_active = $7,
+                          updated_at = $8
+                      WHERE organization_id = $1 AND id = $2 AND ($9::timestamptz IS NULL OR updated_at = $9)
+                      RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM changed)",
+        )
+        .bind(user.organization_id.as_uuid())
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(user.email_verified)
+        .bind(user.password_hash.as_ref().map(PasswordHash::as_str))
+        .bind(&user.profile)
+        .bind(user.is_active)
+        .bind(user.updated_at)
+        .bind(expected)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        expect_written(outcome, "user")
+    }
+}
+
 #[async_trait]
 impl UserRepository for PgUserRepository {
     async fn create(&self, user: &User) -> Result<()> {
@@ -137,23 +167,11 @@ impl UserRepository for PgUserRepository {
     }
 
     async fn update(&self, user: &User) -> Result<()> {
-        let result = sqlx::query(
-            "UPDATE users
-             SET email = $3, email_verified = $4, password_hash = $5, profile = $6, is_active = $7, updated_at = $8
-             WHERE organization_id = $1 AND id = $2",
-        )
-        .bind(user.organization_id.as_uuid())
-        .bind(user.id.as_uuid())
-        .bind(user.email.as_str())
-        .bind(user.email_verified)
-        .bind(user.password_hash.as_ref().map(PasswordHash::as_str))
-        .bind(&user.profile)
-        .bind(user.is_active)
-        .bind(user.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        expect_one(result.rows_affected(), "user")
+        self.write(user, None).await
+    }
+
+    async fn update_if_unchanged(&self, user: &User, expected_updated_at: OffsetDateTime) -> Result<()> {
+        self.write(user, Some(expected_updated_at)).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()> {

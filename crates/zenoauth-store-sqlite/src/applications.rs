@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use time::OffsetDateTime;
 use zenoauth_domain::ids::{ApplicationId, OrganizationId};
 use zenoauth_domain::model::{Application, ClientType};
 use zenoauth_domain::ports::{ApplicationRepository, PageRequest};
@@ -10,7 +11,8 @@ use zenoauth_domain::values::{ClientId, DisplayName, RedirectUri, ScopeSet, Secr
 use zenoauth_domain::{Error, Result};
 
 use crate::convert::{
-    classify, column, corrupt, instant, json, json_text, micros, parsed, unavailable, uuid, write_error,
+    classify, column, corrupt, instant, json, json_text, micros, missing_or_stale, optional_micros, parsed,
+    unavailable, uuid, write_error,
 };
 
 const COLUMNS: &str = "id, organization_id, client_id, name, client_secret_digest, redirect_uris, allowed_scopes, \
@@ -63,6 +65,34 @@ fn application(row: &SqliteRow) -> Result<Application> {
 fn redirect_uris_text(application: &Application) -> String {
     let uris: Vec<&str> = application.redirect_uris.iter().map(RedirectUri::as_str).collect();
     json_text(&serde_json::Value::from(uris))
+}
+
+impl SqliteApplicationRepository {
+    /// One statement: the update only applies while `updated_at` is `expected` (when given).
+    async fn write(&self, application: &Application, expected: Option<OffsetDateTime>) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE applications SET name = ?1, client_secret_digest = ?2, redirect_uris = ?3, allowed_scopes = ?4, \
+             settings = ?5, updated_at = ?6 WHERE organization_id = ?7 AND id = ?8 AND (?9 IS NULL OR updated_at = ?9)",
+        )
+        .bind(application.name.as_str())
+        .bind(application.client_type.secret_digest().map(|digest| digest.as_bytes().as_slice()))
+        .bind(redirect_uris_text(application))
+        .bind(application.allowed_scopes.to_string())
+        .bind(json_text(&application.settings))
+        .bind(micros(application.updated_at))
+        .bind(application.organization_id.as_uuid())
+        .bind(application.id.as_uuid())
+        .bind(optional_micros(expected))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if result.rows_affected() == 0 {
+            let exists = "SELECT EXISTS (SELECT 1 FROM applications WHERE organization_id = ? AND id = ?)";
+            let keys = [application.organization_id.as_uuid(), application.id.as_uuid()];
+            return Err(missing_or_stale(&self.pool, exists, &keys, expected, "application").await);
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -123,25 +153,11 @@ impl ApplicationRepository for SqliteApplicationRepository {
     }
 
     async fn update(&self, application: &Application) -> Result<()> {
-        let result = sqlx::query(
-            "UPDATE applications SET name = ?, client_secret_digest = ?, redirect_uris = ?, allowed_scopes = ?, \
-             settings = ?, updated_at = ? WHERE organization_id = ? AND id = ?",
-        )
-        .bind(application.name.as_str())
-        .bind(application.client_type.secret_digest().map(|digest| digest.as_bytes().as_slice()))
-        .bind(redirect_uris_text(application))
-        .bind(application.allowed_scopes.to_string())
-        .bind(json_text(&application.settings))
-        .bind(micros(application.updated_at))
-        .bind(application.organization_id.as_uuid())
-        .bind(application.id.as_uuid())
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::NotFound("application"));
-        }
-        Ok(())
+        self.write(application, None).await
+    }
+
+    async fn update_if_unchanged(&self, application: &Application, expected_updated_at: OffsetDateTime) -> Result<()> {
+        self.write(application, Some(expected_updated_at)).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()> {

@@ -137,4 +137,48 @@ impl AuthorizationCodeStore for SqliteAuthorizationCodeStore {
             .map(|done| done.rows_affected())
             .map_err(unavailable)
     }
+
+    async fn record_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE authorization_codes SET access_token_jti = ?, access_token_expires_at = ? \
+             WHERE organization_id = ? AND id = ?",
+        )
+        .bind(jti)
+        .bind(micros(expires_at))
+        .bind(organization.as_uuid())
+        .bind(code.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NotFound("authorization_code"));
+        }
+        Ok(())
+    }
+
+    async fn issued_access_token(
+        &self,
+        organization: OrganizationId,
+        code: AuthorizationCodeId,
+    ) -> Result<Option<(String, OffsetDateTime)>> {
+        let row = sqlx::query(
+            "SELECT access_token_jti, access_token_expires_at FROM authorization_codes \
+             WHERE organization_id = ? AND id = ?",
+        )
+        .bind(organization.as_uuid())
+        .bind(code.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(None) };
+        let jti = column::<Option<String>>(&row, "access_token_jti")?;
+        let expires_at = optional_instant(&row, "access_token_expires_at")?;
+        Ok(jti.zip(expires_at))
+    }
 }

@@ -44,6 +44,30 @@ pub(crate) fn optional_micros(at: Option<OffsetDateTime>) -> Option<i64> {
     at.map(micros)
 }
 
+/// Why a conditional update (`… AND (?n IS NULL OR updated_at = ?n)`) touched
+/// no row: `PreconditionFailed` when `exists_sql` (bound with `keys`) still
+/// finds the row and a precondition was given, `NotFound(what)` otherwise.
+pub(crate) async fn missing_or_stale(
+    pool: &SqlitePool,
+    exists_sql: &str,
+    keys: &[Uuid],
+    expected: Option<OffsetDateTime>,
+    what: &'static str,
+) -> Error {
+    if expected.is_none() {
+        return Error::NotFound(what);
+    }
+    let mut query = sqlx::query_scalar::<_, bool>(exists_sql);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    match query.fetch_one(pool).await {
+        Ok(true) => Error::PreconditionFailed,
+        Ok(false) => Error::NotFound(what),
+        Err(error) => unavailable(error),
+    }
+}
+
 pub(crate) fn json_text(value: &Json) -> String {
     // Serialising a `serde_json::Value` cannot fail: its keys are strings.
     value.to_string()

@@ -3,13 +3,17 @@
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use time::OffsetDateTime;
 use zenoauth_domain::ids::OrganizationId;
 use zenoauth_domain::model::Organization;
 use zenoauth_domain::ports::{OrganizationRepository, PageRequest};
 use zenoauth_domain::values::{DisplayName, Slug};
 use zenoauth_domain::{Error, Result};
 
-use crate::convert::{classify, instant, json, json_text, micros, parsed, unavailable, uuid, WriteFailure};
+use crate::convert::{
+    classify, instant, json, json_text, micros, missing_or_stale, optional_micros, parsed, unavailable, uuid,
+    WriteFailure,
+};
 
 const COLUMNS: &str = "id, slug, name, settings, created_at, updated_at";
 
@@ -36,6 +40,31 @@ fn organization(row: &SqliteRow) -> Result<Organization> {
         created_at: instant(row, "created_at")?,
         updated_at: instant(row, "updated_at")?,
     })
+}
+
+impl SqliteOrganizationRepository {
+    /// One statement: the update only applies while `updated_at` is `expected` (when given).
+    async fn write(&self, organization: &Organization, expected: Option<OffsetDateTime>) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE organizations SET name = ?1, settings = ?2, updated_at = ?3 \
+             WHERE id = ?4 AND (?5 IS NULL OR updated_at = ?5)",
+        )
+        .bind(organization.name.as_str())
+        .bind(json_text(&organization.settings))
+        .bind(micros(organization.updated_at))
+        .bind(organization.id.as_uuid())
+        .bind(optional_micros(expected))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if result.rows_affected() == 0 {
+            let exists = "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = ?)";
+            return Err(
+                missing_or_stale(&self.pool, exists, &[organization.id.as_uuid()], expected, "organization").await
+            );
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -79,18 +108,15 @@ impl OrganizationRepository for SqliteOrganizationRepository {
     }
 
     async fn update(&self, organization: &Organization) -> Result<()> {
-        let result = sqlx::query("UPDATE organizations SET name = ?, settings = ?, updated_at = ? WHERE id = ?")
-            .bind(organization.name.as_str())
-            .bind(json_text(&organization.settings))
-            .bind(micros(organization.updated_at))
-            .bind(organization.id.as_uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        if result.rows_affected() == 0 {
-            return Err(Error::NotFound("organization"));
-        }
-        Ok(())
+        self.write(organization, None).await
+    }
+
+    async fn update_if_unchanged(
+        &self,
+        organization: &Organization,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.write(organization, Some(expected_updated_at)).await
     }
 
     async fn delete(&self, id: OrganizationId) -> Result<()> {

@@ -297,6 +297,27 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         self.revoke_where(organization, "user_id", user.as_uuid(), now).await
     }
 
+    async fn revoke_for_user_application(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        application: ApplicationId,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        sqlx::query(
+            "UPDATE refresh_token_families SET revoked_at = ? \
+             WHERE organization_id = ? AND user_id = ? AND application_id = ? AND revoked_at IS NULL",
+        )
+        .bind(micros(now))
+        .bind(organization.as_uuid())
+        .bind(user.as_uuid())
+        .bind(application.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(unavailable)
+    }
+
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         sqlx::query("DELETE FROM refresh_token_families WHERE expires_at <= ?")
             .bind(micros(now))

@@ -12,7 +12,8 @@ use zenoauth_domain::{Error, Result};
 
 use crate::convert::{classify, digest, instant, json, json_text, micros, unavailable, uuid, write_error, Parent};
 
-const COLUMNS: &str = "id, organization_id, user_id, token_digest, authenticated_at, created_at, expires_at, metadata";
+const COLUMNS: &str =
+    "id, organization_id, user_id, token_digest, authenticated_at, created_at, expires_at, last_seen_at, metadata";
 
 const UNIQUES: &[(&str, &str)] = &[
     ("sessions.organization_id, sessions.token_digest", "session_token"),
@@ -40,6 +41,7 @@ fn session(row: &SqliteRow) -> Result<Session> {
         authenticated_at: instant(row, "authenticated_at")?,
         created_at: instant(row, "created_at")?,
         expires_at: instant(row, "expires_at")?,
+        last_seen_at: instant(row, "last_seen_at")?,
         metadata: json(row, "metadata")?,
     })
 }
@@ -49,7 +51,7 @@ impl SessionStore for SqliteSessionStore {
     async fn create(&self, session: &Session) -> Result<()> {
         let result = sqlx::query(
             "INSERT INTO sessions (id, organization_id, user_id, token_digest, authenticated_at, created_at, \
-             expires_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             expires_at, last_seen_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(session.id.as_uuid())
         .bind(session.organization_id.as_uuid())
@@ -58,6 +60,7 @@ impl SessionStore for SqliteSessionStore {
         .bind(micros(session.authenticated_at))
         .bind(micros(session.created_at))
         .bind(micros(session.expires_at))
+        .bind(micros(session.last_seen_at))
         .bind(json_text(&session.metadata))
         .execute(&self.pool)
         .await;
@@ -154,5 +157,19 @@ impl SessionStore for SqliteSessionStore {
             .await
             .map(|done| done.rows_affected())
             .map_err(unavailable)
+    }
+
+    async fn touch(&self, organization: OrganizationId, id: SessionId, last_seen_at: OffsetDateTime) -> Result<()> {
+        let result = sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE organization_id = ? AND id = ?")
+            .bind(micros(last_seen_at))
+            .bind(organization.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NotFound("session"));
+        }
+        Ok(())
     }
 }

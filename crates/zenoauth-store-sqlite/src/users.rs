@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use time::OffsetDateTime;
 use zenoauth_domain::ids::{OrganizationId, UserId};
 use zenoauth_domain::model::User;
 use zenoauth_domain::ports::{PageRequest, UserQuery, UserRepository};
@@ -11,7 +12,8 @@ use zenoauth_domain::values::{Email, PasswordHash};
 use zenoauth_domain::{Error, Result, ValidationError};
 
 use crate::convert::{
-    classify, column, instant, json, json_text, micros, optional_parsed, parsed, unavailable, uuid, write_error,
+    classify, column, instant, json, json_text, micros, missing_or_stale, optional_micros, optional_parsed, parsed,
+    unavailable, uuid, write_error,
 };
 
 const COLUMNS: &str =
@@ -96,6 +98,39 @@ fn push_profile_attribute(query: &mut QueryBuilder<'_, Sqlite>, key: &str, value
 
 const NOT_SCALAR: ValidationError = ValidationError::new("profile_attribute", "must be a string, number or boolean");
 
+impl SqliteUserRepository {
+    /// One statement: the update only applies while `updated_at` is `expected` (when given).
+    async fn write(&self, user: &User, expected: Option<OffsetDateTime>) -> Result<()> {
+        let result = sqlx::query(
+            "UPDATE users SET email = ?1, email_verified = ?2, password_hash = ?3, profile = ?4, is_active = ?5, \
+             updated_at = ?6 WHERE organization_id = ?7 AND id = ?8 AND (?9 IS NULL OR updated_at = ?9)",
+        )
+        .bind(user.email.as_str())
+        .bind(user.email_verified)
+        .bind(user.password_hash.as_ref().map(PasswordHash::as_str))
+        .bind(json_text(&user.profile))
+        .bind(user.is_active)
+        .bind(micros(user.updated_at))
+        .bind(user.organization_id.as_uuid())
+        .bind(user.id.as_uuid())
+        .bind(optional_micros(expected))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) if done.rows_affected() == 0 => {
+                let exists = "SELECT EXISTS (SELECT 1 FROM users WHERE organization_id = ? AND id = ?)";
+                let keys = [user.organization_id.as_uuid(), user.id.as_uuid()];
+                Err(missing_or_stale(&self.pool, exists, &keys, expected, "user").await)
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                Err(write_error(classify(error, UNIQUES), &self.pool, user.organization_id.as_uuid(), &[], "user")
+                    .await)
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl UserRepository for SqliteUserRepository {
     async fn create(&self, user: &User) -> Result<()> {
@@ -148,28 +183,11 @@ impl UserRepository for SqliteUserRepository {
     }
 
     async fn update(&self, user: &User) -> Result<()> {
-        let result = sqlx::query(
-            "UPDATE users SET email = ?, email_verified = ?, password_hash = ?, profile = ?, is_active = ?, \
-             updated_at = ? WHERE organization_id = ? AND id = ?",
-        )
-        .bind(user.email.as_str())
-        .bind(user.email_verified)
-        .bind(user.password_hash.as_ref().map(PasswordHash::as_str))
-        .bind(json_text(&user.profile))
-        .bind(user.is_active)
-        .bind(micros(user.updated_at))
-        .bind(user.organization_id.as_uuid())
-        .bind(user.id.as_uuid())
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(done) if done.rows_affected() == 0 => Err(Error::NotFound("user")),
-            Ok(_) => Ok(()),
-            Err(error) => {
-                Err(write_error(classify(error, UNIQUES), &self.pool, user.organization_id.as_uuid(), &[], "user")
-                    .await)
-            }
-        }
+        self.write(user, None).await
+    }
+
+    async fn update_if_unchanged(&self, user: &User, expected_updated_at: OffsetDateTime) -> Result<()> {
+        self.write(user, Some(expected_updated_at)).await
     }
 
     async fn delete(&self, organization: OrganizationId, id: UserId) -> Result<()> {

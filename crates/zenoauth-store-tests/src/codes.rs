@@ -125,3 +125,37 @@ pub async fn tenants_are_isolated_for_authorization_codes(stores: &Stores) {
     assert_eq!(redeemed, CodeRedemption::Redeemed(AuthorizationCode { consumed_at: Some(at(32)), ..code.clone() }));
     assert_invalid_grant(stores.authorization_codes.redeem(mine.id, &code.code_digest, at(33)).await);
 }
+
+/// `record_access_token` remembers the jti of the access token minted from a
+/// code (the last one recorded wins) for `issued_access_token`, within the
+/// code's organization only; a missing code is `NotFound("authorization_code")`.
+pub async fn authorization_code_remembers_its_access_token(stores: &Stores) {
+    let fx = Fixture::new("authorization_code_remembers_its_access_token");
+    let organization = fx.create_organization(stores).await;
+    let other = fx.create_organization(stores).await;
+    let user = fx.create_user(stores, &organization, "alice@example.com").await;
+    let application = fx.create_application(stores, &organization, "app").await;
+    let code = fx.create_code(stores, &application, &user, None, at(600)).await;
+    let silent = fx.create_code(stores, &application, &user, None, at(600)).await;
+    let codes = &stores.authorization_codes;
+
+    assert_eq!(codes.issued_access_token(organization.id, code.id).await.unwrap(), None);
+    codes.redeem(organization.id, &code.code_digest, at(30)).await.unwrap();
+    codes.record_access_token(organization.id, code.id, "jti-1", at(930)).await.unwrap();
+    assert_eq!(codes.issued_access_token(organization.id, code.id).await.unwrap(), Some(("jti-1".to_owned(), at(930))));
+    codes.record_access_token(organization.id, code.id, "jti-2", at(940)).await.unwrap();
+    assert_eq!(codes.issued_access_token(organization.id, code.id).await.unwrap(), Some(("jti-2".to_owned(), at(940))));
+    assert_eq!(codes.issued_access_token(organization.id, silent.id).await.unwrap(), None);
+
+    // Another organization neither reads nor writes it.
+    assert_eq!(codes.issued_access_token(other.id, code.id).await.unwrap(), None);
+    let foreign = codes.record_access_token(other.id, code.id, "jti-3", at(950)).await;
+    assert!(matches!(foreign, Err(zenoauth_domain::Error::NotFound("authorization_code"))), "{foreign:?}");
+    let missing = codes.record_access_token(organization.id, fx.id(), "jti-4", at(950)).await;
+    assert!(matches!(missing, Err(zenoauth_domain::Error::NotFound("authorization_code"))), "{missing:?}");
+    assert_eq!(codes.issued_access_token(organization.id, code.id).await.unwrap(), Some(("jti-2".to_owned(), at(940))));
+
+    // The record goes with the code.
+    assert_eq!(codes.delete_expired(at(600)).await.unwrap(), 2);
+    assert_eq!(codes.issued_access_token(organization.id, code.id).await.unwrap(), None);
+}

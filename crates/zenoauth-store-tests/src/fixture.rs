@@ -122,6 +122,7 @@ impl Fixture {
             authenticated_at: at(6),
             created_at: at(7),
             expires_at,
+            last_seen_at: at(8),
             metadata: json!({"ip": "192.0.2.1", "user_agent": "test", "amr": ["pwd"]}),
         }
     }

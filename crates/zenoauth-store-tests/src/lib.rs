@@ -45,6 +45,7 @@ pub mod fixture;
 mod login_attempts;
 mod mfa;
 mod organizations;
+mod preconditions;
 mod refresh;
 mod revocations;
 mod roles;
@@ -61,6 +62,7 @@ pub use email::*;
 pub use login_attempts::*;
 pub use mfa::*;
 pub use organizations::*;
+pub use preconditions::*;
 pub use refresh::*;
 pub use revocations::*;
 pub use roles::*;
@@ -78,6 +80,9 @@ macro_rules! for_each_contract {
         $callback!(organization_update_writes_name_settings_and_updated_at);
         $callback!(organization_update_and_delete_of_missing_are_not_found);
         $callback!(organizations_are_paginated_by_id);
+        // optimistic concurrency (organizations, users, applications)
+        $callback!(conditional_updates_apply_only_while_unchanged);
+        $callback!(concurrent_conditional_updates_let_exactly_one_win);
         // users
         $callback!(user_roundtrip);
         $callback!(user_email_is_unique_within_an_organization);
@@ -102,6 +107,7 @@ macro_rules! for_each_contract {
         $callback!(sessions_are_listed_for_a_user_oldest_first);
         $callback!(session_delete_and_delete_for_user);
         $callback!(session_delete_expired_counts_only_expired_sessions);
+        $callback!(session_touch_records_last_seen);
         $callback!(tenants_are_isolated_for_sessions);
         // authorization codes
         $callback!(authorization_code_is_redeemed_once_then_replayed);
@@ -109,6 +115,7 @@ macro_rules! for_each_contract {
         $callback!(authorization_code_is_single_use_under_concurrency);
         $callback!(authorization_code_delete_expired_counts);
         $callback!(tenants_are_isolated_for_authorization_codes);
+        $callback!(authorization_code_remembers_its_access_token);
         // refresh tokens
         $callback!(refresh_family_roundtrip);
         $callback!(refresh_token_rotation_and_reuse_detection);
@@ -116,6 +123,7 @@ macro_rules! for_each_contract {
         $callback!(refresh_token_unknown_expired_or_revoked_is_invalid_grant);
         $callback!(refresh_family_revoke_and_missing_is_not_found);
         $callback!(refresh_families_are_revoked_for_code_session_and_user);
+        $callback!(refresh_families_are_revoked_for_user_and_application);
         $callback!(refresh_delete_expired_counts_families);
         $callback!(tenants_are_isolated_for_refresh_tokens);
         // revocations

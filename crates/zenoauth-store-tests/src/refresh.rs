@@ -299,3 +299,40 @@ pub async fn tenants_are_isolated_for_refresh_tokens(stores: &Stores) {
     let rotation = stores.refresh_tokens.rotate(theirs.id, &digest, &fx.digest(), at(3600), at(20)).await.unwrap();
     assert_eq!(rotation, RefreshRotation::Rotated(family));
 }
+
+/// `revoke_for_user_application` revokes exactly the user's unrevoked
+/// families at that application, in that organization, and counts them.
+pub async fn refresh_families_are_revoked_for_user_and_application(stores: &Stores) {
+    let fx = Fixture::new("refresh_families_are_revoked_for_user_and_application");
+    let organization = fx.create_organization(stores).await;
+    let org = organization.id;
+    let other = fx.create_organization(stores).await;
+    let alice = fx.create_user(stores, &organization, "alice@example.com").await;
+    let bob = fx.create_user(stores, &organization, "bob@example.com").await;
+    let app = fx.create_application(stores, &organization, "app").await;
+    let other_app = fx.create_application(stores, &organization, "other-app").await;
+    let end = at(86_400);
+    let (_, first) = fx.create_family(stores, &app, Some(&alice), None, None, end).await;
+    let (_, second) = fx.create_family(stores, &app, Some(&alice), None, None, end).await;
+    let (_, elsewhere) = fx.create_family(stores, &other_app, Some(&alice), None, None, end).await;
+    let (_, bobs) = fx.create_family(stores, &app, Some(&bob), None, None, end).await;
+    let (_, machine) = fx.create_family(stores, &app, None, None, None, end).await;
+    let revoked_at = |token: &RefreshToken| {
+        let digest = token.token_digest;
+        async move {
+            let (_, family) = stores.refresh_tokens.find(org, &digest).await.unwrap().unwrap();
+            family.revoked_at
+        }
+    };
+
+    let refresh = &stores.refresh_tokens;
+    assert_eq!(refresh.revoke_for_user_application(other.id, alice.id, app.id, at(50)).await.unwrap(), 0);
+    assert_eq!(revoked_at(&first).await, None);
+    assert_eq!(refresh.revoke_for_user_application(org, alice.id, app.id, at(100)).await.unwrap(), 2);
+    assert_eq!(refresh.revoke_for_user_application(org, alice.id, app.id, at(101)).await.unwrap(), 0);
+    assert_eq!(revoked_at(&first).await, Some(at(100)));
+    assert_eq!(revoked_at(&second).await, Some(at(100)));
+    assert_eq!(revoked_at(&elsewhere).await, None);
+    assert_eq!(revoked_at(&bobs).await, None);
+    assert_eq!(revoked_at(&machine).await, None);
+}

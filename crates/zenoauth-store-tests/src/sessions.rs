@@ -132,3 +132,25 @@ pub async fn tenants_are_isolated_for_sessions(stores: &Stores) {
     assert_eq!(found, Some(foreign));
     assert_eq!(stores.sessions.get(mine.id, own.id).await.unwrap(), own);
 }
+
+/// `touch` moves `last_seen_at` (read back by every lookup) and nothing else;
+/// a missing session, or another organization's, is `NotFound("session")`.
+pub async fn session_touch_records_last_seen(stores: &Stores) {
+    let fx = Fixture::new("session_touch_records_last_seen");
+    let organization = fx.create_organization(stores).await;
+    let other = fx.create_organization(stores).await;
+    let user = fx.create_user(stores, &organization, "alice@example.com").await;
+    let session = fx.create_session(stores, &user, at(3600)).await;
+    let untouched = fx.create_session(stores, &user, at(3600)).await;
+
+    stores.sessions.touch(organization.id, session.id, at(120)).await.unwrap();
+    let touched = Session { last_seen_at: at(120), ..session.clone() };
+    assert_eq!(stores.sessions.get(organization.id, session.id).await.unwrap(), touched);
+    let found = stores.sessions.find_by_token_digest(organization.id, &session.token_digest, at(130)).await.unwrap();
+    assert_eq!(found, Some(touched.clone()));
+    assert_eq!(stores.sessions.get(organization.id, untouched.id).await.unwrap(), untouched);
+
+    assert_not_found(stores.sessions.touch(other.id, session.id, at(200)).await, "session");
+    assert_not_found(stores.sessions.touch(organization.id, fx.id(), at(200)).await, "session");
+    assert_eq!(stores.sessions.get(organization.id, session.id).await.unwrap(), touched);
+}

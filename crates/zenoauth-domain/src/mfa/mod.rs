@@ -561,6 +561,7 @@ impl MultiFactor {
             authenticated_at: session.authenticated_at,
             created_at: now,
             expires_at: (now + PENDING_LIFETIME).min(session.expires_at),
+            last_seen_at: now,
             metadata,
         };
         self.stores.sessions.create(&replacement).await?;
@@ -594,6 +595,7 @@ impl MultiFactor {
             authenticated_at: now,
             created_at: now,
             expires_at: now + lifetime,
+            last_seen_at: now,
             metadata,
         };
         self.stores.sessions.create(&session).await?;

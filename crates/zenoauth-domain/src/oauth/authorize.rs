@@ -411,13 +411,20 @@ impl OpenIdProvider {
         })
     }
 
-    /// Forgets the user's consent to an application (they can revoke it).
+    /// Forgets the user's consent to an application (they can revoke it) and
+    /// revokes the refresh-token families the application holds for the user,
+    /// so the grant ends now, not when those tokens would have expired.
+    /// `Ok(false)` when there was no consent (the families are revoked anyway).
     pub async fn revoke_consent(
         &self,
         issuer: &Issuer,
         user: crate::ids::UserId,
         application: crate::ids::ApplicationId,
     ) -> Result<bool> {
-        self.stores.consents.delete(issuer.organization.id, user, application).await
+        let organization = issuer.organization.id;
+        let existed = self.stores.consents.delete(organization, user, application).await?;
+        let now = self.clock.now();
+        self.stores.refresh_tokens.revoke_for_user_application(organization, user, application, now).await?;
+        Ok(existed)
     }
 }

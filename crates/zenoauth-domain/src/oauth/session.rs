@@ -13,6 +13,13 @@ use crate::security::audit::event_types;
 use crate::security::lockout::{LockoutPolicy, LoginThrottle};
 use crate::values::{Email, Password};
 
+/// How stale `Session::last_seen_at` may get before a use records itself.
+/// Recording every request would turn each page load and SSO redirect into
+/// a database write (and a cache invalidation); a minute of slack is
+/// negligible against an idle timeout counted in tens of minutes (the idle
+/// timeout may end up to this much earlier than exact tracking would end it).
+pub const TOUCH_INTERVAL: time::Duration = time::Duration::minutes(1);
+
 /// A successful login: the session, and the cookie value to set (shown once).
 #[derive(Debug)]
 pub struct LoginSuccess {
@@ -141,6 +148,7 @@ impl OpenIdProvider {
             authenticated_at: now,
             created_at: now,
             expires_at,
+            last_seen_at: now,
             metadata,
         };
         self.stores.sessions.create(&session).await?;
@@ -205,20 +213,35 @@ impl OpenIdProvider {
             return Ok(None);
         };
         let organization = issuer.organization.id;
+        let now = self.clock.now();
         let digest = self.crypto.digest_secret(cookie);
-        let Some(session) = self.stores.sessions.find_by_token_digest(organization, &digest, self.clock.now()).await?
-        else {
+        let Some(mut session) = self.stores.sessions.find_by_token_digest(organization, &digest, now).await? else {
             return Ok(None);
         };
         if crate::mfa::Pending::of(&session).is_some() {
             // Password checked, second factor still owed: not signed in yet.
             return Ok(None);
         }
-        match self.stores.users.get(organization, session.user_id).await {
-            Ok(user) if user.is_active => Ok(Some(session)),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
-            Err(error) => Err(error),
+        let idle_lifetime = OrganizationSettings::from_organization(&issuer.organization)
+            .map_or(time::Duration::minutes(30), |settings| settings.session_idle_lifetime);
+        if session.last_seen_at + idle_lifetime <= now {
+            // Idle too long: the session is over (housekeeping deletes it at
+            // its absolute end; the cookie alone never revives it).
+            return Ok(None);
         }
+        match self.stores.users.get(organization, session.user_id).await {
+            Ok(user) if user.is_active => {}
+            Ok(_) | Err(Error::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        }
+        if now - session.last_seen_at >= TOUCH_INTERVAL {
+            match self.stores.sessions.touch(organization, session.id, now).await {
+                Ok(()) => session.last_seen_at = now,
+                Err(Error::NotFound(_)) => return Ok(None),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Some(session))
     }
 
     /// Ends a session: deletes it and revokes the refresh-token families

@@ -9,7 +9,7 @@ use super::settings::{ApplicationSettings, ClientAuthMethod, GrantType};
 use super::{base64url, ErrorCode, Issuer, OAuthError, OpenIdProvider, Params, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
 use crate::error::Error;
 use crate::ids::{AuthorizationCodeId, SessionId, UserId};
-use crate::model::{Application, CodeRedemption, RefreshRotation, RefreshToken, RefreshTokenFamily};
+use crate::model::{Application, CodeRedemption, RefreshRotation, RefreshToken, RefreshTokenFamily, Revocation};
 use crate::ports::SecretKind;
 use crate::security::audit::event_types;
 use crate::values::{ClientId, ScopeSet};
@@ -56,6 +56,9 @@ struct UserGrant {
     session: Option<SessionId>,
     auth_time: OffsetDateTime,
     nonce: Option<String>,
+    /// The access token's `jti` when chosen in advance (recorded against
+    /// the code before signing); otherwise `mint` makes one.
+    access_jti: Option<String>,
 }
 
 impl OpenIdProvider {
@@ -230,7 +233,20 @@ impl OpenIdProvider {
             Ok(CodeRedemption::Replayed(code)) => {
                 // RFC 6749 §4.1.2: revoke what was issued from a replayed code.
                 let revoked = self.stores.refresh_tokens.revoke_for_code(organization, code.id, now).await?;
-                let data = json!({"code_id": code.id.to_string(), "refresh_families_revoked": revoked});
+                let access = self.stores.authorization_codes.issued_access_token(organization, code.id).await?;
+                let access_revoked = match access {
+                    Some((jti, expires_at)) if expires_at > now => {
+                        let revocation = Revocation { organization_id: organization, jti, revoked_at: now, expires_at };
+                        self.stores.revocations.revoke(&revocation).await?;
+                        true
+                    }
+                    _ => false,
+                };
+                let data = json!({
+                    "code_id": code.id.to_string(),
+                    "refresh_families_revoked": revoked,
+                    "access_token_revoked": access_revoked,
+                });
                 let (client, user) = (application.client_id.to_string(), code.user_id.to_string());
                 self.emit(organization, event_types::CODE_REPLAY_DETECTED, Some(client), Some(user), data);
                 return Err(OAuthError::invalid_grant("the code was already used"));
@@ -258,8 +274,19 @@ impl OpenIdProvider {
             Ok(_) | Err(Error::NotFound(_)) => return Err(OAuthError::invalid_grant("the user is not active")),
             Err(error) => return Err(error.into()),
         }
-        let grant =
-            UserGrant { user: code.user_id, session: code.session_id, auth_time: code.auth_time, nonce: code.nonce };
+        // Remember the access token's jti before it exists, so a replay racing
+        // this exchange finds it. The margin covers the clock reads between
+        // here and signing (the token's `exp` is counted from a later `now`).
+        let jti = self.ids.uuid().to_string();
+        let recorded_until = self.clock.now() + settings.access_token_lifetime + Duration::minutes(1);
+        self.stores.authorization_codes.record_access_token(organization, code.id, &jti, recorded_until).await?;
+        let grant = UserGrant {
+            user: code.user_id,
+            session: code.session_id,
+            auth_time: code.auth_time,
+            nonce: code.nonce,
+            access_jti: Some(jti),
+        };
         let refresh = if code.scope.contains("offline_access") && settings.allows(GrantType::RefreshToken) {
             Some(self.start_family(issuer, application, settings, &code.scope, &grant, Some(code.id)).await?)
         } else {
@@ -377,6 +404,7 @@ impl OpenIdProvider {
             session: family.session_id,
             auth_time: family.auth_time.unwrap_or(family.created_at),
             nonce: None,
+            access_jti: None,
         };
         let tokens = self.mint(issuer, application, settings, &scope, Some(&grant), Some(successor.plaintext)).await?;
         self.audit_tokens(event_types::TOKEN_REFRESHED, issuer, application, Some(user), "refresh_token", &tokens);
@@ -443,6 +471,7 @@ impl OpenIdProvider {
         refresh_token: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.clock.now();
+        let jti = grant.and_then(|grant| grant.access_jti.clone()).unwrap_or_else(|| self.ids.uuid().to_string());
         let key = self.keys.signing_key(issuer.organization.id, settings.signing_algorithm).await?;
         let client_id = application.client_id.as_str();
         let subject = grant.map_or_else(|| client_id.to_owned(), |grant| grant.user.to_string());
@@ -465,7 +494,7 @@ impl OpenIdProvider {
             "permissions": permissions,
             "client_id": client_id,
             "scope": scope.to_string(),
-            "jti": self.ids.uuid().to_string(),
+            "jti": jti,
             "iat": now.unix_timestamp(),
             "exp": (now + settings.access_token_lifetime).unix_timestamp(),
         });

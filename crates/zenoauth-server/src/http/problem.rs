@@ -104,6 +104,8 @@ impl From<zenoauth_domain::Error> for ApiError {
             }
             Error::InvalidGrant => Self::from_status(StatusCode::BAD_REQUEST).with_detail("invalid grant"),
             Error::Unauthorized => Self::from_status(StatusCode::UNAUTHORIZED),
+            Error::PreconditionFailed => Self::from_status(StatusCode::PRECONDITION_FAILED)
+                .with_detail("the object changed since it was read; read it again and retry"),
             Error::Unavailable(source) => {
                 Self::unavailable("a dependency is unavailable; retry later").with_source(source)
             }

@@ -221,6 +221,7 @@ async fn session_with_family(
         authenticated_at: now,
         created_at: now,
         expires_at: now + Duration::hours(1),
+        last_seen_at: now,
         metadata: json!({"amr": ["pwd"]}),
     };
     stores.sessions.create(&session).await.unwrap();

@@ -7,6 +7,7 @@
 
 mod admin_api;
 mod admin_cli;
+mod admin_concurrency;
 mod admin_isolation;
 mod admin_support;
 mod architecture;
@@ -20,6 +21,7 @@ mod mfa_totp;
 mod oidc_errors;
 mod oidc_flow;
 mod oidc_keys;
+mod oidc_lifecycle;
 mod oidc_support;
 mod perf_cache;
 mod postgres;

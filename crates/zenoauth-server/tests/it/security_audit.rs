@@ -60,6 +60,7 @@ async fn the_provider_audits_logins_tokens_and_abuse_with_request_context(stores
         token_request(&world, "web", WEB_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &first_refresh)])
             .await;
     assert_eq!(refreshed.status(), 200);
+    let refreshed = json(refreshed).await;
     // Abuse: reuse of the rotated refresh token, replay of the code.
     let reused =
         token_request(&world, "web", WEB_SECRET, &[("grant_type", "refresh_token"), ("refresh_token", &first_refresh)])
@@ -67,11 +68,13 @@ async fn the_provider_audits_logins_tokens_and_abuse_with_request_context(stores
     assert_eq!(reused.status(), 400);
     assert_eq!(exchange(&world, &code, &verifier).await.status(), 400);
     // Revocation with a client-chosen request id: it becomes the correlation id.
+    // (The code's own access token was revoked by the replay: revoke the
+    // refreshed one.)
     let revoked = http_client()
         .post(world.url("/revoke"))
         .basic_auth("web", Some(WEB_SECRET))
         .header("x-request-id", "audit-test-42")
-        .form(&[("token", tokens["access_token"].as_str().unwrap())])
+        .form(&[("token", refreshed["access_token"].as_str().unwrap())])
         .send()
         .await
         .unwrap();

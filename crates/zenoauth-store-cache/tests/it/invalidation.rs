@@ -9,7 +9,7 @@ use zenoauth_domain::ids::{ApplicationId, OrganizationId};
 use zenoauth_domain::model::{Application, SigningAlgorithm};
 use zenoauth_domain::ports::{ApplicationRepository, PageRequest, Stores};
 use zenoauth_domain::values::{ClientId, DisplayName};
-use zenoauth_domain::Result;
+use zenoauth_domain::{Error, Result};
 use zenoauth_store_cache::{CacheName, CacheSettings, CachedStores, Invalidation, Kind};
 use zenoauth_store_memory::MemoryDatabase;
 use zenoauth_store_tests::fixture::{at, Fixture};
@@ -83,6 +83,40 @@ async fn writes_through_the_decorator_are_seen_at_once() {
     assert_eq!(stores.organizations.find_by_slug(&slug).await.unwrap().unwrap().name.as_str(), "Other name");
     stores.organizations.delete(organization.id).await.unwrap();
     assert_eq!(stores.organizations.find_by_slug(&slug).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn conditional_updates_pass_the_precondition_through_and_invalidate() {
+    let fixture = Fixture::new("conditional_updates_pass_the_precondition_through_and_invalidate");
+    let inner = MemoryDatabase::new().stores();
+    let cached = cached(&inner);
+    let stores = cached.stores();
+    let organization = fixture.create_organization(&stores).await;
+    let application = fixture.create_application(&stores, &organization, "web").await;
+    let client_id = ClientId::parse("web").unwrap();
+    stores.applications.find_by_client_id(organization.id, &client_id).await.unwrap();
+
+    let read_at = application.updated_at;
+    let changed = Application { updated_at: read_at + time::Duration::seconds(1), ..renamed(&application, "Renamed") };
+    stores.applications.update_if_unchanged(&changed, read_at).await.unwrap();
+    let served = stores.applications.find_by_client_id(organization.id, &client_id).await.unwrap().unwrap();
+    assert_eq!(served.name.as_str(), "Renamed");
+    // A second writer that read the same version loses, and the cache keeps the winner.
+    let lost = stores.applications.update_if_unchanged(&renamed(&application, "Lost"), read_at).await;
+    assert!(matches!(lost, Err(Error::PreconditionFailed)), "{lost:?}");
+    let served = stores.applications.find_by_client_id(organization.id, &client_id).await.unwrap().unwrap();
+    assert_eq!(served.name.as_str(), "Renamed");
+
+    let slug = organization.slug.clone();
+    stores.organizations.find_by_slug(&slug).await.unwrap();
+    let mut updated = organization.clone();
+    updated.name = DisplayName::parse("Other name").unwrap();
+    updated.updated_at = organization.updated_at + time::Duration::seconds(1);
+    stores.organizations.update_if_unchanged(&updated, organization.updated_at).await.unwrap();
+    assert_eq!(stores.organizations.find_by_slug(&slug).await.unwrap().unwrap().name.as_str(), "Other name");
+    let lost = stores.organizations.update_if_unchanged(&organization, organization.updated_at).await;
+    assert!(matches!(lost, Err(Error::PreconditionFailed)), "{lost:?}");
+    assert_eq!(stores.organizations.find_by_slug(&slug).await.unwrap().unwrap().name.as_str(), "Other name");
 }
 
 #[tokio::test]
@@ -313,6 +347,9 @@ impl ApplicationRepository for RacingApplications {
     }
     async fn update(&self, application: &Application) -> Result<()> {
         self.inner.update(application).await
+    }
+    async fn update_if_unchanged(&self, application: &Application, expected: time::OffsetDateTime) -> Result<()> {
+        self.inner.update_if_unchanged(application, expected).await
     }
     async fn delete(&self, organization: OrganizationId, id: ApplicationId) -> Result<()> {
         self.inner.delete(organization, id).await

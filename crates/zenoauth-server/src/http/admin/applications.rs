@@ -17,7 +17,8 @@ use zenoauth_domain::values::{ClientId, DisplayName, RedirectUri, ScopeSet};
 
 use super::auth::Admin;
 use super::common::{
-    check_if_match, created_with_secret, etag_of, path_id, timestamp, with_etag, AdminJson, AdminQuery, Page, PageQuery,
+    check_if_match, created_with_secret, etag_of, next_version, path_id, timestamp, with_etag, AdminJson, AdminQuery,
+    Page, PageQuery,
 };
 use super::error::{AdminError, Kind};
 use super::record;
@@ -384,8 +385,10 @@ pub async fn update(
     let (organization, mut application) = find(&state, &admin, &org_id, &application_id).await?;
     check_if_match(&headers, &etag_of(&ApplicationDto::from_domain(&application)?))?;
     apply(&mut application, body)?;
-    application.updated_at = state.services.clock.now();
-    state.stores.applications.update(&application).await?;
+    // Conditional on the version the ETag check read: 412 on a lost update.
+    let read_at = application.updated_at;
+    application.updated_at = next_version(read_at, state.services.clock.now());
+    state.stores.applications.update_if_unchanged(&application, read_at).await?;
     record(&state, &admin, organization.id, "application.updated", application.client_id.to_string(), json!({})).await;
     let stored = state.stores.applications.get(organization.id, application.id).await?;
     Ok(with_etag(ApplicationDto::from_domain(&stored)?))

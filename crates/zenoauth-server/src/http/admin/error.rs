@@ -164,6 +164,8 @@ impl From<zenoauth_domain::Error> for AdminError {
             Error::Conflict(rule) => Self::conflict(format!("conflict: {rule}")),
             Error::InvalidInput(validation) => Self::validation(validation.to_string()),
             Error::InvalidGrant | Error::Unauthorized => Self::validation("the request was refused"),
+            Error::PreconditionFailed => Self::new(Kind::PreconditionFailed)
+                .with_detail("the object changed since you read it; fetch it again and retry"),
             Error::Unavailable(_) => Self {
                 source: Some(error),
                 ..Self::new(Kind::Unavailable).with_detail("a dependency is unavailable; retry later")

@@ -14,6 +14,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod common;
+pub mod consents;
 pub mod error;
 pub mod keys;
 pub mod organizations;
@@ -54,6 +55,8 @@ pub fn router() -> Router<AppState> {
         )
         .route(&format!("{org}/users/{{user_id}}/sessions"), get(sessions::list).delete(sessions::revoke_all))
         .route(&format!("{org}/users/{{user_id}}/sessions/{{session_id}}"), delete(sessions::revoke))
+        .route(&format!("{org}/users/{{user_id}}/consents"), get(consents::list).delete(consents::revoke_all))
+        .route(&format!("{org}/users/{{user_id}}/consents/{{application_id}}"), delete(consents::revoke))
         .route(&format!("{org}/applications"), get(applications::list).post(applications::create))
         .route(
             &format!("{org}/applications/{{application_id}}"),
@@ -121,6 +124,7 @@ pub(crate) async fn record(
         roles::user_roles, roles::assign_to_user, roles::unassign_from_user,
         roles::application_roles, roles::assign_to_application, roles::unassign_from_application,
         sessions::list, sessions::revoke, sessions::revoke_all,
+        consents::list, consents::revoke, consents::revoke_all,
         keys::list, keys::rotate,
         audit::list,
     ),
@@ -130,6 +134,7 @@ pub(crate) async fn record(
         (name = "applications", description = "OAuth clients; secrets are shown once"),
         (name = "roles", description = "Roles and permissions, carried in access tokens as `roles` and `permissions`"),
         (name = "sessions", description = "Users' login sessions"),
+        (name = "consents", description = "Users' remembered consents to applications"),
         (name = "keys", description = "Signing keys and their rotation"),
         (name = "audit", description = "The audit log"),
     ),

@@ -13,8 +13,8 @@ use zenoauth_domain::values::{DisplayName, Slug};
 
 use super::auth::Admin;
 use super::common::{
-    bounded_object, check_if_match, created, etag_of, path_id, timestamp, with_etag, AdminJson, AdminQuery, Page,
-    PageQuery,
+    bounded_object, check_if_match, created, etag_of, next_version, path_id, timestamp, with_etag, AdminJson,
+    AdminQuery, Page, PageQuery,
 };
 use super::error::AdminError;
 use super::record;
@@ -185,8 +185,11 @@ pub async fn update(
         organization.settings = settings;
     }
     checked_settings(&organization)?;
-    organization.updated_at = state.services.clock.now();
-    state.stores.organizations.update(&organization).await?;
+    // The ETag check above read `read_at`; the write only lands if no other
+    // write came in between (412 otherwise, even under a race).
+    let read_at = organization.updated_at;
+    organization.updated_at = next_version(read_at, state.services.clock.now());
+    state.stores.organizations.update_if_unchanged(&organization, read_at).await?;
     record(&state, &admin, organization.id, "organization.updated", organization.id.to_string(), json!({})).await;
     let stored = state.stores.organizations.get(organization.id).await?;
     Ok(with_etag(OrganizationDto::from_domain(&stored, &state)))

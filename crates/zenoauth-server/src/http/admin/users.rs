@@ -13,8 +13,8 @@ use zenoauth_domain::values::{Email, Password};
 
 use super::auth::Admin;
 use super::common::{
-    bounded_object, check_if_match, created, etag_of, filter_text, path_id, timestamp, with_etag, AdminJson,
-    AdminQuery, Page,
+    bounded_object, check_if_match, created, etag_of, filter_text, next_version, path_id, timestamp, with_etag,
+    AdminJson, AdminQuery, Page,
 };
 use super::error::AdminError;
 use super::record;
@@ -151,6 +151,38 @@ async fn find(
     Ok((organization, user))
 }
 
+/// How many times an action without `If-Match` re-reads and re-applies its
+/// change after losing a race to a concurrent write.
+const CHANGE_ATTEMPTS: usize = 3;
+
+/// Reads the user, applies `change` (which says whether it changed anything)
+/// and writes it conditionally on the version read, so a concurrent write is
+/// never undone: on a lost race the change is re-applied to a fresh read.
+/// These actions carry no `If-Match`; only after [`CHANGE_ATTEMPTS`] lost races
+/// in a row does the `PreconditionFailed` reach the client (412).
+async fn change_user(
+    state: &AppState,
+    admin: &Admin,
+    org_id: &str,
+    user_id: &str,
+    change: impl Fn(&mut User) -> bool,
+) -> Result<(Organization, User, bool), AdminError> {
+    let mut attempt = 1;
+    loop {
+        let (organization, mut user) = find(state, admin, org_id, user_id).await?;
+        if !change(&mut user) {
+            return Ok((organization, user, false));
+        }
+        let read_at = user.updated_at;
+        user.updated_at = next_version(read_at, state.services.clock.now());
+        match state.stores.users.update_if_unchanged(&user, read_at).await {
+            Ok(()) => return Ok((organization, user, true)),
+            Err(zenoauth_domain::Error::PreconditionFailed) if attempt < CHANGE_ATTEMPTS => attempt += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 /// Ends the user's sessions and refresh tokens (on deactivation).
 async fn end_everything(state: &AppState, user: &User) -> Result<(), AdminError> {
     let now = state.services.clock.now();
@@ -275,8 +307,10 @@ pub async fn update(
     if let Some(active) = body.is_active {
         user.is_active = active;
     }
-    user.updated_at = state.services.clock.now();
-    state.stores.users.update(&user).await?;
+    // Conditional on the version the ETag check read: 412 on a lost update.
+    let read_at = user.updated_at;
+    user.updated_at = next_version(read_at, state.services.clock.now());
+    state.stores.users.update_if_unchanged(&user, read_at).await?;
     if deactivated {
         end_everything(&state, &user).await?;
     }
@@ -293,11 +327,13 @@ async fn set_active(
     user_id: &str,
     active: bool,
 ) -> Result<Response, AdminError> {
-    let (organization, mut user) = find(&state, &admin, org_id, user_id).await?;
-    if user.is_active != active {
+    let (organization, user, changed) = change_user(&state, &admin, org_id, user_id, |user| {
+        let changed = user.is_active != active;
         user.is_active = active;
-        user.updated_at = state.services.clock.now();
-        state.stores.users.update(&user).await?;
+        changed
+    })
+    .await?;
+    if changed {
         if !active {
             end_everything(&state, &user).await?;
         }
@@ -346,11 +382,15 @@ pub async fn set_password(
     Path((org_id, user_id)): Path<(String, String)>,
     AdminJson(body): AdminJson<SetPassword>,
 ) -> Result<Response, AdminError> {
-    let (organization, mut user) = find(&state, &admin, &org_id, &user_id).await?;
+    // Resolve the user (404) before spending a hash on them.
+    find(&state, &admin, &org_id, &user_id).await?;
     let password = Password::parse(&body.password)?;
-    user.password_hash = Some(state.services.hasher.hash(&password).await?);
-    user.updated_at = state.services.clock.now();
-    state.stores.users.update(&user).await?;
+    let hash = state.services.hasher.hash(&password).await?;
+    let (organization, user, _) = change_user(&state, &admin, &org_id, &user_id, |user| {
+        user.password_hash = Some(hash.clone());
+        true
+    })
+    .await?;
     record(&state, &admin, organization.id, "user.password_set", user.id.to_string(), json!({})).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
