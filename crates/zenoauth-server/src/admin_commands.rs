@@ -147,6 +147,9 @@ pub enum AppCommand {
         public: bool,
         #[arg(long = "redirect-uri", value_name = "URI")]
         redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may send the user back to (repeatable).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
         /// An allowed scope (repeatable); `zenoauth:admin` allows admin-API tokens.
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
@@ -456,7 +459,18 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
 
 async fn app(context: &Workspace, command: AppCommand) -> Result<Vec<String>, Failure> {
     match command {
-        AppCommand::Create { org, client_id, name, public, redirect_uris, scopes, grants, roles, first_party } => {
+        AppCommand::Create {
+            org,
+            client_id,
+            name,
+            public,
+            redirect_uris,
+            post_logout_redirect_uris,
+            scopes,
+            grants,
+            roles,
+            first_party,
+        } => {
             let organization = organization(context, &org).await?;
             let mut held = Vec::new();
             for role in &roles {
@@ -481,6 +495,7 @@ async fn app(context: &Workspace, command: AppCommand) -> Result<Vec<String>, Fa
             };
             let fields = ApplicationFields {
                 redirect_uris: Some(redirect_uris),
+                post_logout_redirect_uris: Some(post_logout_redirect_uris),
                 allowed_scopes: Some(scopes),
                 grant_types: (!grants.is_empty()).then_some(grants),
                 is_first_party: first_party.then_some(true),
