@@ -12,6 +12,7 @@
 //! domain's `RandomSource`, `PasswordHasher`, `TokenSigner` and `TokenVerifier`
 //! ports and knows nothing of HTTP or storage.
 
+mod federation;
 mod jws;
 mod kek;
 mod mfa;
@@ -20,6 +21,7 @@ mod password;
 mod random;
 mod secrets;
 
+pub use federation::CryptoFederation;
 pub use jws::{JwsSigner, MAX_TOKEN_BYTES};
 pub use kek::{KeyEncryptionKey, KeyError};
 pub use mfa::CryptoMfa;

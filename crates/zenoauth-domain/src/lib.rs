@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod email;
 pub mod error;
+pub mod federation;
 pub mod ids;
 pub mod keys;
 pub mod mfa;
@@ -16,6 +17,7 @@ pub mod ports;
 pub mod roles;
 pub mod security;
 pub mod testing;
+pub mod users;
 pub mod values;
 
 pub use error::{Error, Result, ValidationError};

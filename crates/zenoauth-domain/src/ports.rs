@@ -486,6 +486,64 @@ pub trait MfaStore: Send + Sync {
     async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<bool>;
 }
 
+/// Upstream identity providers, linked identities and logins in flight
+/// ([`crate::federation`]). Deleting the organization deletes them all;
+/// deleting a provider deletes its links and logins; deleting a user deletes
+/// the user's links.
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// `Conflict("identity_provider_name")` for a name taken in the
+    /// organization; `NotFound("organization")`.
+    async fn create_provider(&self, provider: &crate::federation::IdentityProvider) -> Result<()>;
+    /// Writes every field but the id, organization and `created_at`.
+    /// `NotFound("identity_provider")`; `Conflict("identity_provider_name")`.
+    async fn update_provider(&self, provider: &crate::federation::IdentityProvider) -> Result<()>;
+    async fn find_provider(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Option<crate::federation::IdentityProvider>>;
+    /// Every provider of the organization, in id (creation) order.
+    async fn list_providers(&self, organization: OrganizationId) -> Result<Vec<crate::federation::IdentityProvider>>;
+    /// `Ok(false)` when there was no such provider.
+    async fn delete_provider(&self, organization: OrganizationId, id: Uuid) -> Result<bool>;
+    /// `Conflict("federated_identity")` when (provider, subject) is already
+    /// linked; `NotFound("identity_provider")` or `NotFound("user")`.
+    async fn link_identity(&self, identity: &crate::federation::FederatedIdentity) -> Result<()>;
+    async fn find_identity(
+        &self,
+        organization: OrganizationId,
+        provider: Uuid,
+        subject: &str,
+    ) -> Result<Option<crate::federation::FederatedIdentity>>;
+    /// The user's links, oldest first.
+    async fn identities_of_user(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Vec<crate::federation::FederatedIdentity>>;
+    /// `NotFound("identity_provider")` when the provider does not exist.
+    async fn put_login(&self, login: &crate::federation::FederationLogin) -> Result<()>;
+    /// Removes and returns the login with this state digest if it has not
+    /// expired by `now` (an expired one is removed too). Of concurrent
+    /// callers, at most one gets it.
+    async fn take_login(
+        &self,
+        organization: OrganizationId,
+        state_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::federation::FederationLogin>>;
+}
+
+/// Seals upstream client secrets at rest (adapter: `zenoauth-crypto`, with
+/// the key-encryption key).
+pub trait FederationCrypto: Send + Sync {
+    /// Seals a client secret, bound to (organization, provider id).
+    fn seal_client_secret(&self, organization: OrganizationId, provider: Uuid, secret: &str) -> Result<Vec<u8>>;
+    /// Opens what [`Self::seal_client_secret`] made for the same pair.
+    fn open_client_secret(&self, organization: OrganizationId, provider: Uuid, sealed: &[u8]) -> Result<String>;
+}
+
 /// The key material of second factors, kept out of the pure domain
 /// (adapter: `zenoauth-crypto`, with `totp-rs` and the key-encryption key).
 pub trait MfaCrypto: Send + Sync {
@@ -605,6 +663,7 @@ pub struct Stores {
     pub mail_outbox: std::sync::Arc<dyn MailOutbox>,
     pub account_tokens: std::sync::Arc<dyn AccountTokenStore>,
     pub mfa: std::sync::Arc<dyn MfaStore>,
+    pub federation: std::sync::Arc<dyn FederationStore>,
 }
 
 impl std::fmt::Debug for Stores {

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::http::admin::applications::{apply, ApplicationFields};
 use crate::http::admin::common::next_version;
 use crate::services::Services;
+use zenoauth_domain::security::password_policy::PasswordPolicy;
 
 /// The context of a failed conditional user write (it also fails when the
 /// user changed between this command's read and its write: run it again).
@@ -361,7 +362,13 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
     match command {
         UserCommand::Create { org, email, password, verified, roles } => {
             let organization = organization(context, &org).await?;
+            let email = Email::parse(&email).map_err(|error| invalid("--email", error))?;
             let password = password.read()?;
+            if let Some(password) = &password {
+                PasswordPolicy::from_organization(&organization)
+                    .and_then(|policy| policy.check(password, &email))
+                    .map_err(|error| anyhow!("the password breaks the policy: {error}"))?;
+            }
             let mut held = Vec::new();
             for name in &roles {
                 held.push(find_role(context, &organization, name).await?);
@@ -376,7 +383,7 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
             let user = User {
                 id: context.ids.next(),
                 organization_id: organization.id,
-                email: Email::parse(&email).map_err(|error| invalid("--email", error))?,
+                email,
                 email_verified: verified,
                 password_hash,
                 profile: json!({}),
@@ -421,15 +428,24 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
         }
         UserCommand::SetPassword { org, email, password } => {
             let organization = organization(context, &org).await?;
-            let mut user = find_user(context, &organization, &email).await?;
+            let user = find_user(context, &organization, &email).await?;
             let password = password.read()?.ok_or_else(|| anyhow!("give --password-env VAR or --password-stdin"))?;
-            user.password_hash =
-                Some(context.services.hasher.hash(&password).await.context("cannot hash the password")?);
-            let read_at = user.updated_at;
-            user.updated_at = next_version(read_at, context.services.clock.now());
-            // Conditional: a concurrent change (admin API, login) is never undone.
-            context.stores.users.update_if_unchanged(&user, read_at).await.context(CHANGED_MEANWHILE)?;
-            Ok(vec![format!("password_set={}", user.id)])
+            // Policy checked; conditional write (a concurrent change is never
+            // undone); the user's sessions and refresh tokens end.
+            let set = zenoauth_domain::users::set_password(
+                &context.stores,
+                context.services.hasher.as_ref(),
+                context.services.clock.as_ref(),
+                &organization,
+                user,
+                password.expose(),
+            )
+            .await
+            .map_err(|error| match error {
+                zenoauth_domain::Error::InvalidInput(error) => anyhow!("the password breaks the policy: {error}"),
+                error => anyhow!(error).context(CHANGED_MEANWHILE),
+            })?;
+            Ok(vec![format!("password_set={}", set.user.id), format!("sessions_ended={}", set.sessions_ended)])
         }
         UserCommand::Deactivate { org, email } => {
             let organization = organization(context, &org).await?;

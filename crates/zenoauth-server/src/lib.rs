@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod database;
+pub mod federation;
 pub mod http;
 pub mod key_commands;
 pub mod key_maintenance;
@@ -23,3 +24,12 @@ pub mod services;
 
 pub use cli::{run, Cli, Command, Failure};
 pub use http::{app, serve, AppState};
+
+/// Makes aws-lc-rs the process-wide rustls provider, once. Every TLS use of
+/// the process (reqwest to upstream providers, the TLS listener, lettre)
+/// shares that one backend; reqwest is built without a provider of its own
+/// (no `ring`), so any reqwest client needs this default to exist first.
+pub fn install_tls_provider() {
+    // Err only when a provider is already installed, which is fine.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -4,7 +4,7 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use zenoauth_crypto::{Argon2Hasher, Argon2Params, CryptoMfa, JwsSigner, KeyEncryptionKey, OsRandom};
+use zenoauth_crypto::{Argon2Hasher, Argon2Params, CryptoFederation, CryptoMfa, JwsSigner, KeyEncryptionKey, OsRandom};
 use zenoauth_domain::ports::{Clock, RandomSource};
 
 use crate::clock::SystemClock;
@@ -20,6 +20,8 @@ pub struct Services {
     pub signer: Arc<JwsSigner>,
     /// TOTP and sealed second-factor secrets (same key-encryption key).
     pub mfa_crypto: Arc<CryptoMfa>,
+    /// Upstream client secrets sealed at rest (same key-encryption key).
+    pub federation_crypto: Arc<CryptoFederation>,
 }
 
 impl std::fmt::Debug for Services {
@@ -35,8 +37,9 @@ impl Services {
         hasher: Arc<Argon2Hasher>,
         signer: Arc<JwsSigner>,
         mfa_crypto: Arc<CryptoMfa>,
+        federation_crypto: Arc<CryptoFederation>,
     ) -> Self {
-        Self { clock, random, hasher, signer, mfa_crypto }
+        Self { clock, random, hasher, signer, mfa_crypto, federation_crypto }
     }
 
     /// Production wiring: the wall clock, the OS RNG, Argon2id with the
@@ -70,7 +73,8 @@ impl Services {
         kek: KeyEncryptionKey,
     ) -> Self {
         let mfa_crypto = Arc::new(CryptoMfa::new(kek.clone(), random.clone()));
+        let federation_crypto = Arc::new(CryptoFederation::new(kek.clone(), random.clone()));
         let signer = Arc::new(JwsSigner::new(kek, random.clone()));
-        Self::new(clock, random, hasher, signer, mfa_crypto)
+        Self::new(clock, random, hasher, signer, mfa_crypto, federation_crypto)
     }
 }

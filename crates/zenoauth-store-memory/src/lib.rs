@@ -7,6 +7,7 @@
 mod adapters;
 mod email;
 mod faults;
+mod federation;
 mod login_attempts;
 mod mfa;
 mod state;
@@ -24,6 +25,7 @@ pub use adapters::{
 pub use adapters::{MemoryClientSecretStore, MemoryRoleRepository};
 pub use email::{MemoryAccountTokenStore, MemoryMailOutbox};
 pub use faults::{Faults, InjectedFault};
+pub use federation::MemoryFederationStore;
 pub use login_attempts::MemoryLoginAttemptStore;
 pub use mfa::MemoryMfaStore;
 
@@ -67,6 +69,7 @@ impl MemoryDatabase {
             mail_outbox: Arc::new(MemoryMailOutbox::new(self.clone())),
             account_tokens: Arc::new(MemoryAccountTokenStore::new(self.clone())),
             mfa: Arc::new(MemoryMfaStore::new(self.clone())),
+            federation: Arc::new(MemoryFederationStore::new(self.clone())),
         }
     }
 

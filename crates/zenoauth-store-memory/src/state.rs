@@ -21,6 +21,7 @@ use zenoauth_domain::values::{ClientId, Email, SecretDigest, Slug};
 use zenoauth_domain::{Error, Result, ValidationError};
 
 mod email;
+mod federation;
 mod login_attempts;
 mod mfa;
 mod roles;
@@ -51,6 +52,10 @@ pub(crate) struct State {
     recovery_codes: HashMap<(OrganizationId, UserId), mfa::RecoveryCodes>,
     /// The access token minted from a code: (jti, expires_at).
     code_access_tokens: HashMap<AuthorizationCodeId, (String, OffsetDateTime)>,
+    identity_providers: BTreeMap<Uuid, zenoauth_domain::federation::IdentityProvider>,
+    /// Linked identities by (organization, provider, subject).
+    federated_identities: BTreeMap<(OrganizationId, Uuid, String), zenoauth_domain::federation::FederatedIdentity>,
+    federation_logins: HashMap<SecretDigest, zenoauth_domain::federation::FederationLogin>,
 }
 
 /// The ids of a keyset page: strictly after `page.after()`.
@@ -172,6 +177,9 @@ impl State {
         self.account_tokens.retain(|_, token| token.organization_id != id);
         self.totp_credentials.retain(|(organization, _), _| *organization != id);
         self.recovery_codes.retain(|(organization, _), _| *organization != id);
+        self.identity_providers.retain(|_, provider| provider.organization_id != id);
+        self.federated_identities.retain(|(organization, _, _), _| *organization != id);
+        self.federation_logins.retain(|_, login| login.organization_id != id);
         Ok(())
     }
 
@@ -239,6 +247,7 @@ impl State {
         self.account_tokens.retain(|_, token| token.user_id != id);
         self.totp_credentials.retain(|(_, user), _| *user != id);
         self.recovery_codes.retain(|(_, user), _| *user != id);
+        self.federated_identities.retain(|_, identity| identity.user_id != id);
         Ok(())
     }
 

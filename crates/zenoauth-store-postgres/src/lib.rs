@@ -13,6 +13,7 @@ mod codes;
 mod consents;
 mod email;
 mod error;
+mod federation;
 mod invalidation;
 mod login_attempts;
 mod mfa;
@@ -137,6 +138,7 @@ impl PgDatabase {
             mail_outbox: Arc::new(email::PgMailOutbox::new(pool.clone())),
             account_tokens: Arc::new(email::PgAccountTokenStore::new(pool.clone())),
             mfa: Arc::new(mfa::PgMfaStore::new(pool.clone())),
+            federation: Arc::new(federation::PgFederationStore::new(pool.clone())),
         }
     }
 

@@ -21,6 +21,7 @@ mod authorization_codes;
 mod consents;
 mod convert;
 mod email;
+mod federation;
 mod login_attempts;
 mod mfa;
 mod organizations;
@@ -132,6 +133,7 @@ impl SqliteDatabase {
             mail_outbox: Arc::new(email::SqliteMailOutbox::new(pool.clone())),
             account_tokens: Arc::new(email::SqliteAccountTokenStore::new(pool.clone())),
             mfa: Arc::new(mfa::SqliteMfaStore::new(pool.clone())),
+            federation: Arc::new(federation::SqliteFederationStore::new(pool.clone())),
         }
     }
 

@@ -70,7 +70,7 @@ async fn user_exists(
 #[async_trait]
 impl MfaStore for SqliteMfaStore {
     async fn put_totp(&self, credential: &TotpCredential) -> Result<()> {
-        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
         if !user_exists(&mut transaction, credential.organization_id, credential.user_id).await? {
             return Err(Error::NotFound("user"));
         }
@@ -151,7 +151,7 @@ impl MfaStore for SqliteMfaStore {
         digests: &[SecretDigest],
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
         if !user_exists(&mut transaction, organization, user).await? {
             return Err(Error::NotFound("user"));
         }
@@ -211,7 +211,7 @@ impl MfaStore for SqliteMfaStore {
     }
 
     async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<bool> {
-        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
         let totp = sqlx::query("DELETE FROM mfa_totp_credentials WHERE organization_id = ? AND user_id = ?")
             .bind(organization.as_uuid())
             .bind(user.as_uuid())

@@ -41,6 +41,7 @@ mod cascades;
 mod codes;
 mod consents;
 mod email;
+mod federation;
 pub mod fixture;
 mod login_attempts;
 mod mfa;
@@ -59,6 +60,7 @@ pub use cascades::*;
 pub use codes::*;
 pub use consents::*;
 pub use email::*;
+pub use federation::*;
 pub use login_attempts::*;
 pub use mfa::*;
 pub use organizations::*;
@@ -174,5 +176,9 @@ macro_rules! for_each_contract {
         $callback!(totp_steps_are_used_once_and_only_forward);
         $callback!(recovery_codes_are_single_use_and_replaced);
         $callback!(mfa_credentials_are_deleted_with_their_user);
+        // federation
+        $callback!(identity_providers_roundtrip_with_unique_names);
+        $callback!(federated_identities_link_once_and_go_with_user_and_provider);
+        $callback!(federation_logins_are_single_use_and_expire);
     };
 }

@@ -13,6 +13,7 @@ use crate::model::{Organization, User};
 use crate::ports::{AuditSink, Clock, OAuthCrypto, PasswordHasher, RandomSource, Stores};
 use crate::security::audit::audit_event;
 use crate::security::password_policy::PasswordPolicy;
+use crate::users::change_user;
 use crate::values::{Password, SecretDigest};
 
 /// Prefix of link tokens, so a leaked one is recognisable.
@@ -150,12 +151,19 @@ impl AccountLinks {
 
     /// Redeems a verification link: the user's email is verified.
     pub async fn verify_email(&self, organization: &Organization, token: &str) -> Result<User, LinkError> {
-        let mut user = self.check(organization, token, AccountTokenPurpose::VerifyEmail).await?;
+        let user = self.check(organization, token, AccountTokenPurpose::VerifyEmail).await?;
         self.consume(organization, token, AccountTokenPurpose::VerifyEmail).await?;
-        if !user.email_verified {
-            user.email_verified = true;
-            user.updated_at = self.ports.clock.now();
-            self.stores.users.update(&user).await?;
+        let email = user.email.clone();
+        // Conditional on the row read: a concurrent change is never undone;
+        // an address changed meanwhile is not the one the link verified.
+        let (user, _) = change_user(self.stores.users.as_ref(), self.ports.clock.as_ref(), user, |user| {
+            let change = !user.email_verified && user.email == email;
+            user.email_verified |= change;
+            change
+        })
+        .await?;
+        if user.email != email {
+            return Err(LinkError::Invalid);
         }
         self.audit(&user, "user.email_verified", json!({}));
         Ok(user)
@@ -174,7 +182,7 @@ impl AccountLinks {
         purpose: AccountTokenPurpose,
         password: &str,
     ) -> Result<PasswordChange, LinkError> {
-        let mut user = self.check(organization, token, purpose).await?;
+        let user = self.check(organization, token, purpose).await?;
         let password = Password::parse(password).map_err(LinkError::Policy)?;
         PasswordPolicy::from_organization(organization)
             .map_err(LinkError::Policy)?
@@ -182,11 +190,23 @@ impl AccountLinks {
             .map_err(LinkError::Policy)?;
         let hash = self.ports.hasher.hash(&password).await?;
         self.consume(organization, token, purpose).await?;
+        let (email, stamp) = (user.email.clone(), self.stamp(&user));
+        // Conditional on the row read, re-read on a lost race: a concurrent
+        // deactivation, email or password change is never undone (and makes
+        // the link stale, as it would have before it was used).
+        let (user, written) = change_user(self.stores.users.as_ref(), self.ports.clock.as_ref(), user, |user| {
+            if !user.is_active || user.email != email || self.stamp(user) != stamp {
+                return false;
+            }
+            user.password_hash = Some(hash.clone());
+            user.email_verified = true;
+            true
+        })
+        .await?;
+        if !written {
+            return Err(LinkError::Invalid);
+        }
         let now = self.ports.clock.now();
-        user.password_hash = Some(hash);
-        user.email_verified = true;
-        user.updated_at = now;
-        self.stores.users.update(&user).await?;
         self.stores.refresh_tokens.revoke_for_user(organization.id, user.id, now).await?;
         let sessions_ended = self.stores.sessions.delete_for_user(organization.id, user.id).await?;
         let event = match purpose {

@@ -11,6 +11,7 @@
 
 mod authorize;
 mod base64url;
+mod federated;
 mod logout;
 mod resource;
 mod session;
@@ -26,6 +27,7 @@ use crate::model::Organization;
 use crate::ports::{AuditSink, Clock, OAuthCrypto, PasswordHasher, RandomSource, Stores, TokenSigner, TokenVerifier};
 
 pub use authorize::{AuthorizationRequest, AuthorizeRejection, Prompt, RedirectResponse, ResponseMode, Step};
+pub use federated::{FederatedLoginError, UpstreamIdentity, FEDERATION_LINKED, FEDERATION_LOGIN_FAILED};
 pub use logout::{EndSessionOutcome, EndSessionRequest};
 pub use resource::BearerError;
 pub use session::{LoginError, LoginSuccess};

@@ -45,7 +45,8 @@ const PROFILE_CLAIMS: [&str; 13] = [
 impl OpenIdProvider {
     /// The claims of one of this issuer's access tokens, if it is valid now:
     /// signed by a published key of the organization as `at+jwt`, issued by
-    /// this issuer, unexpired and not revoked.
+    /// this issuer, unexpired, not before its `nbf` (when it has one) and
+    /// not revoked.
     pub async fn verify_access_token(&self, issuer: &Issuer, token: &str) -> Result<Option<Json>, Error> {
         let keys = self.keys.published_keys(issuer.organization.id).await?;
         let Ok(claims) = self.verifier.verify(&keys, token, ACCESS_TOKEN_TYP) else {
@@ -54,7 +55,9 @@ impl OpenIdProvider {
         if claims.get("iss").and_then(Json::as_str) != Some(issuer.url.as_str()) {
             return Ok(None);
         }
-        if instant(&claims, "exp").is_none_or(|exp| exp <= self.clock.now()) {
+        let now = self.clock.now();
+        if instant(&claims, "exp").is_none_or(|exp| exp <= now) || instant(&claims, "nbf").is_some_and(|nbf| nbf > now)
+        {
             return Ok(None);
         }
         let Some(jti) = claims.get("jti").and_then(Json::as_str) else { return Ok(None) };

@@ -200,11 +200,17 @@ impl OpenIdProvider {
         LoginError::InvalidCredentials { delay: outcome.delay }
     }
 
+    /// Stores a fresh hash of the password just checked, unless the user
+    /// changed since they were read (a rehash is only an optimisation: it
+    /// must never undo a concurrent deactivation, email or password change).
     async fn rehash(&self, user: &User, password: &Password) -> Result<()> {
         let mut updated = user.clone();
         updated.password_hash = Some(self.hasher.hash(password).await?);
-        updated.updated_at = self.clock.now();
-        self.stores.users.update(&updated).await
+        updated.updated_at = crate::users::next_version(user.updated_at, self.clock.now());
+        match self.stores.users.update_if_unchanged(&updated, user.updated_at).await {
+            Ok(()) | Err(Error::PreconditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// The live session a cookie names, if its user is still active.

@@ -8,3 +8,4 @@
 mod bootstrap;
 mod oauth;
 mod security;
+mod users;

@@ -110,6 +110,8 @@ pub struct AppState {
     pub security: self::security::SecurityState,
     /// Queues mail into the outbox (issue 5, email flows).
     pub mail: crate::mail::Mailer,
+    /// Talks to upstream identity providers (issue 6, federation).
+    pub upstream: crate::federation::UpstreamClient,
 }
 
 impl std::fmt::Debug for AppState {
@@ -135,9 +137,14 @@ impl AppState {
             services.random.clone(),
             crate::mail::MailSettings::default(),
         );
+        let upstream = crate::federation::UpstreamClient::new(
+            services.clock.clone(),
+            crate::federation::upstream::DEFAULT_TIMEOUT,
+        );
         Self {
             security,
             mail,
+            upstream,
             stores,
             readiness,
             metrics,

@@ -14,14 +14,15 @@
 pub mod templates;
 pub mod worker;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration as StdDuration;
 
 use secrecy::SecretString;
-use time::Duration;
-use tokio::sync::Notify;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use zenoauth_domain::email::{Backoff, OutboxMessage};
-use zenoauth_domain::ids::IdGenerator;
+use zenoauth_domain::ids::{IdGenerator, OrganizationId, UserId};
 use zenoauth_domain::ports::{Clock, MailOutbox, RandomSource};
 use zenoauth_domain::values::Email;
 
@@ -63,6 +64,16 @@ impl Default for MailSettings {
     }
 }
 
+/// At most one password-reset mail per user per this interval (or per
+/// reset-link lifetime, if that is shorter): further "forgot password"
+/// requests for the address get the same answer and send nothing.
+pub const RESET_MAIL_INTERVAL: Duration = Duration::minutes(5);
+
+/// "Forgot password" requests looked up in the background at once; past
+/// that, requests are answered alike and dropped (the per-IP rate limit
+/// keeps honest users well below it).
+pub const RESET_LOOKUPS: usize = 8;
+
 /// Queues mail into the outbox and wakes the local worker.
 #[derive(Clone)]
 pub struct Mailer {
@@ -70,6 +81,9 @@ pub struct Mailer {
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     wake: Arc<Notify>,
+    /// When each user was last sent a reset mail (this instance; recent only).
+    resets: Arc<Mutex<HashMap<(OrganizationId, UserId), OffsetDateTime>>>,
+    reset_lookups: Arc<Semaphore>,
     pub settings: MailSettings,
 }
 
@@ -86,7 +100,40 @@ impl Mailer {
         random: Arc<dyn RandomSource>,
         settings: MailSettings,
     ) -> Self {
-        Self { outbox, clock, random, wake: Arc::new(Notify::new()), settings }
+        Self {
+            outbox,
+            clock,
+            random,
+            wake: Arc::new(Notify::new()),
+            resets: Arc::new(Mutex::new(HashMap::new())),
+            reset_lookups: Arc::new(Semaphore::new(RESET_LOOKUPS)),
+            settings,
+        }
+    }
+
+    /// A slot for one background "forgot password" lookup, `None` when
+    /// [`RESET_LOOKUPS`] are already running.
+    pub fn reset_lookup_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.reset_lookups.clone().try_acquire_owned().ok()
+    }
+
+    /// Whether a reset mail may go to `user` now; if so, the mail counts as
+    /// sent (call [`Self::release_reset`] if queueing it fails).
+    pub fn reserve_reset(&self, organization: OrganizationId, user: UserId) -> bool {
+        let now = self.clock.now();
+        let window = RESET_MAIL_INTERVAL.min(self.settings.reset_link_lifetime);
+        let mut resets = self.resets.lock().unwrap_or_else(PoisonError::into_inner);
+        resets.retain(|_, sent| now - *sent < window);
+        if resets.contains_key(&(organization, user)) {
+            return false;
+        }
+        resets.insert((organization, user), now);
+        true
+    }
+
+    /// Forgets a reservation whose mail could not be queued.
+    pub fn release_reset(&self, organization: OrganizationId, user: UserId) {
+        self.resets.lock().unwrap_or_else(PoisonError::into_inner).remove(&(organization, user));
     }
 
     /// Writes the message to the outbox (durably, before this returns) and

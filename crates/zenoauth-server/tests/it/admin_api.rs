@@ -135,7 +135,7 @@ async fn users_are_managed_searched_and_deactivated(stores: Stores) {
     let alice = api
         .post(
             &users,
-            json!({"email": "Alice@Example.com", "password": "pw-alice", "profile": {"dept": "finance", "level": 3}}),
+            json!({"email": "Alice@Example.com", "password": "finance-ledger-2026", "profile": {"dept": "finance", "level": 3}}),
         )
         .await;
     assert_eq!(alice.status, 201, "{alice:?}");
@@ -189,12 +189,21 @@ async fn users_are_managed_searched_and_deactivated(stores: Stores) {
 
     // Set a password.
     let bob_path = format!("{users}/{}", invited.id());
-    let set =
-        api.send(reqwest::Method::PUT, &format!("{bob_path}/password"), Some(json!({"password": "new-pw"})), &[]).await;
+    let set = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("{bob_path}/password"),
+            Some(json!({"password": "a fresh long secret"})),
+            &[],
+        )
+        .await;
     assert_eq!(set.status, 204, "{set:?}");
     let bob = stores.users.get(acme.id, invited.id().parse().unwrap()).await.unwrap();
-    let ok =
-        world.services.hasher.verify(&Password::parse("new-pw").unwrap(), bob.password_hash.as_ref().unwrap()).await;
+    let ok = world
+        .services
+        .hasher
+        .verify(&Password::parse("a fresh long secret").unwrap(), bob.password_hash.as_ref().unwrap())
+        .await;
     assert!(ok.unwrap());
     assert_eq!(api.get(&bob_path).await.body["has_password"], true);
 

@@ -126,6 +126,27 @@ async fn the_reset_form_answers_alike_for_unknown_addresses_and_sends_nothing() 
 }
 
 #[tokio::test]
+async fn many_reset_requests_for_one_address_send_one_mail_per_interval() {
+    let (stores, _directory) = sqlite_stores().await;
+    let world = World::new(stores).await;
+    let sink = SmtpSink::start().await;
+    let _worker = mail_worker(&world.stores, world.clock.clone(), &sink);
+    let browser = browser();
+    let first = forgot(&browser, &world.issuer(), EMAIL).await;
+    for _ in 0..15 {
+        assert_eq!(forgot(&browser, &world.issuer(), EMAIL).await, first, "every request gets the same answer");
+    }
+    assert_eq!(sink.next().await.to, vec![EMAIL.to_owned()]);
+    assert!(sink.try_next(Duration::from_millis(800)).await.is_none(), "one mail within the interval");
+    world.clock.advance(time::Duration::minutes(4));
+    forgot(&browser, &world.issuer(), EMAIL).await;
+    assert!(sink.try_next(Duration::from_millis(600)).await.is_none(), "still within the interval");
+    world.clock.advance(time::Duration::minutes(1));
+    forgot(&browser, &world.issuer(), EMAIL).await;
+    assert_eq!(sink.next().await.to, vec![EMAIL.to_owned()], "the next interval may send again");
+}
+
+#[tokio::test]
 async fn expired_links_are_refused() {
     let (stores, _directory) = sqlite_stores().await;
     let world = World::new(stores).await;
@@ -150,6 +171,7 @@ async fn a_password_change_invalidates_every_older_link() {
     let browser = browser();
     forgot(&browser, &world.issuer(), EMAIL).await;
     let first = sink.next().await.link();
+    world.clock.advance(time::Duration::minutes(5));
     forgot(&browser, &world.issuer(), EMAIL).await;
     let second = sink.next().await.link();
     assert_ne!(first, second);

@@ -249,6 +249,7 @@ async fn jwks_has_one_public_key_per_algorithm_with_kid_alg_and_use() {
 async fn an_independent_client_accepts_the_discovery_document_and_keys() {
     let provider = Provider::start(POLICY).await;
     let issuer = format!("http://{}/o/system", provider.server.address);
+    zenoauth_server::install_tls_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

@@ -174,6 +174,7 @@ fn organization(ids: &IdGenerator, now: OffsetDateTime, slug: &str, name: &str) 
 
 /// A browser: keeps cookies, does not follow redirects (so the test sees them).
 pub fn browser() -> reqwest::Client {
+    zenoauth_server::install_tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -184,6 +185,7 @@ pub fn browser() -> reqwest::Client {
 
 /// The HTTP client the OAuth libraries use: no redirects, no cookies.
 pub fn http_client() -> reqwest::Client {
+    zenoauth_server::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(20))

@@ -26,6 +26,7 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 async fn the_provider_audits_logins_tokens_and_abuse_with_request_context(stores: Stores) {
     let world = World::new(stores.clone()).await;
+    zenoauth_server::install_tls_provider();
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

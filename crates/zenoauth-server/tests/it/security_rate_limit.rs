@@ -1,5 +1,5 @@
-//! Rate limits (per IP and per client, 429 with Retry-After, OAuth JSON or
-//! problem+json), the form-field cap, request-head limits, and slow clients.
+//! Rate limits (per IP and per authenticated client, 429 with Retry-After,
+//! OAuth JSON or problem+json), the form-field cap, request-head limits, and slow clients.
 
 use std::time::Duration;
 
@@ -85,6 +85,41 @@ async fn a_client_past_its_burst_gets_an_oauth_json_429_and_other_clients_do_not
         .unwrap();
     assert_eq!(in_body.status(), 429);
     assert_eq!(token("other").await.unwrap().status(), 200, "buckets are per client");
+}
+
+#[tokio::test]
+async fn nobody_without_the_secret_can_spend_a_clients_bucket() {
+    let (site, _directory) = site(limits(0, 1, 1, 3)).await;
+    let attempt = |secret: &'static str| {
+        http_client()
+            .post(site.url("/token"))
+            .basic_auth("web", Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "api")])
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("not the secret").await.unwrap().status(), 401);
+        let named = http_client()
+            .post(site.url("/token?client_id=web"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", "web")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(named.status(), 401, "a client_id alone is no credential");
+        let revoke = http_client()
+            .post(site.url("/revoke"))
+            .form(&[("token", "x"), ("client_id", "web"), ("client_secret", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoke.status(), 401);
+    }
+    for _ in 0..3 {
+        assert_eq!(attempt(WEB_SECRET).await.unwrap().status(), 200, "the real client keeps its whole bucket");
+    }
+    assert_eq!(attempt(WEB_SECRET).await.unwrap().status(), 429, "and its own requests spend it");
+    let metrics = http_client().get(site.server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("zenoauth_rate_limited_requests_total{scope=\"client\"} 1"), "{metrics}");
 }
 
 #[tokio::test]

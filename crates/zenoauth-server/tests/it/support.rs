@@ -75,6 +75,7 @@ impl Drop for TestServer {
 }
 
 pub fn client() -> reqwest::Client {
+    zenoauth_server::install_tls_provider();
     reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
 }
 

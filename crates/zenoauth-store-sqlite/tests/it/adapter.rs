@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use time::macros::datetime;
+use zenoauth_domain::mfa::TotpCredential;
 use zenoauth_domain::model::{CodeRedemption, Session, User};
 use zenoauth_domain::Error;
 use zenoauth_store_tests::fixture::{at, Fixture};
@@ -127,4 +128,43 @@ async fn concurrent_writers_queue_instead_of_failing() {
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(database.pool()).await.unwrap();
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events").fetch_one(database.pool()).await.unwrap();
     assert_eq!((users, events), (48, 96));
+}
+
+/// MFA writes read the user first, then write: in a deferred transaction two
+/// of them deadlock on the read-to-write upgrade and one fails at once with
+/// "database is locked". Run as `BEGIN IMMEDIATE`, they queue instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mfa_writes_queue_instead_of_failing() {
+    const WRITERS: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database(&dir).await.unwrap();
+    let stores = database.stores();
+    let fx = Arc::new(Fixture::new("mfa-writers"));
+    let organization = fx.create_organization(&stores).await;
+    let user = fx.create_user(&stores, &organization, "mfa@example.com").await;
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|n| {
+            let (stores, fx, user) = (stores.clone(), fx.clone(), user.clone());
+            tokio::spawn(async move {
+                let credential = TotpCredential {
+                    id: fx.uuid(),
+                    organization_id: user.organization_id,
+                    user_id: user.id,
+                    encrypted_secret: vec![u8::try_from(n).unwrap(); 20],
+                    confirmed_at: None,
+                    last_used_step: None,
+                    created_at: at(10),
+                };
+                stores.mfa.put_totp(&credential).await?;
+                stores
+                    .mfa
+                    .replace_recovery_codes(user.organization_id, user.id, &[fx.digest(), fx.digest()], at(11))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(stores.mfa.count_recovery_codes(organization.id, user.id).await.unwrap(), 2);
 }

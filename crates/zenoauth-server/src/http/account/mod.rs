@@ -157,7 +157,9 @@ async fn forgot_show(State(state): State<AppState>, tenant: Tenant, headers: Hea
 }
 
 /// Always the same answer, at once: whether the address has an account is
-/// decided (and the mail queued) after the response, off the request path.
+/// decided (and the mail queued) after the response, off the request path,
+/// by at most [`crate::mail::RESET_LOOKUPS`] tasks at a time; a user gets
+/// at most one reset mail per [`crate::mail::RESET_MAIL_INTERVAL`].
 async fn forgot_submit(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> Response {
     let branding = branding(&tenant);
     let pairs = match posted_form(&state, &headers, &body, &branding) {
@@ -165,19 +167,31 @@ async fn forgot_submit(State(state): State<AppState>, tenant: Tenant, headers: H
         Err(page) => return *page,
     };
     if let Ok(email) = Email::parse(field(&pairs, "email").unwrap_or_default()) {
-        let organization = tenant.0.clone();
-        tokio::spawn(async move {
-            if let Err(error) = send_reset(&state, &organization, &email).await {
-                tracing::error!(error = %error, "cannot queue a password reset mail");
+        match state.mail.reset_lookup_slot() {
+            Some(slot) => {
+                let organization = tenant.0.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = send_reset(&state, &organization, &email).await {
+                        tracing::error!(error = %error, "cannot queue a password reset mail");
+                    }
+                    drop(slot);
+                });
             }
-        });
+            None => tracing::warn!("too many password reset requests at once; one was dropped"),
+        }
     }
     message_page(words::FORGOT_SENT_TITLE, words::FORGOT_SENT_BODY, &branding)
 }
 
 async fn send_reset(state: &AppState, organization: &Organization, email: &Email) -> zenoauth_domain::Result<()> {
     match state.stores.users.find_by_email(organization.id, email).await? {
-        Some(user) if user.is_active => send_link(state, organization, &user, AccountTokenPurpose::ResetPassword).await,
+        Some(user) if user.is_active && state.mail.reserve_reset(organization.id, user.id) => {
+            let sent = send_link(state, organization, &user, AccountTokenPurpose::ResetPassword).await;
+            if sent.is_err() {
+                state.mail.release_reset(organization.id, user.id);
+            }
+            sent
+        }
         _ => Ok(()),
     }
 }

@@ -3,9 +3,12 @@
 //! signed by a published key of the organization its `iss` names
 //! (`{public_url}/o/{slug}`, compared exactly), unexpired (`exp`, `nbf`
 //! against the injected clock), for the audience `{public_url}/api`, and not
-//! revoked (by `jti`). The token's `roles` claim decides what it may do:
-//! `platform-admin` of the `system` organization manages every
-//! organization, `org-admin` manages its own organization only.
+//! revoked (by `jti`) — the domain's `OpenIdProvider::verify_access_token`.
+//! The role must be in the token's `roles` claim and still be held, per the
+//! store, by a subject that still exists (an active user, or the
+//! application of a client_credentials token): `platform-admin` of the
+//! `system` organization manages every organization, `org-admin` manages
+//! its own organization only.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -13,15 +16,14 @@ use axum::http::request::Parts;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value as Json;
-use time::OffsetDateTime;
-use zenoauth_domain::ids::OrganizationId;
+use zenoauth_domain::ids::{OrganizationId, UserId};
 use zenoauth_domain::model::Organization;
-use zenoauth_domain::oauth::ACCESS_TOKEN_TYP;
-use zenoauth_domain::ports::TokenVerifier;
-use zenoauth_domain::roles::{ORG_ADMIN, PLATFORM_ADMIN};
-use zenoauth_domain::values::Slug;
+use zenoauth_domain::oauth::Issuer;
+use zenoauth_domain::roles::{Role, ORG_ADMIN, PLATFORM_ADMIN};
+use zenoauth_domain::values::{ClientId, Slug};
 
 use super::error::AdminError;
+use crate::http::oidc::flow::provider;
 use crate::http::AppState;
 
 /// Longest token the admin API reads.
@@ -105,15 +107,10 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Admin, AdminError
         return Err(invalid());
     }
     let organization = state.stores.organizations.find_by_slug(&slug).await?.ok_or_else(invalid)?;
-    let keys = state.key_ring().published_keys(organization.id).await?;
-    let claims = state.services.signer.verify(&keys, token, ACCESS_TOKEN_TYP).map_err(|_| invalid())?;
-    let now = state.services.clock.now();
-    if claims.get("iss").and_then(Json::as_str) != Some(issuer.as_str()) {
-        return Err(invalid());
-    }
-    if instant(&claims, "exp").is_none_or(|exp| exp <= now) || instant(&claims, "nbf").is_some_and(|nbf| nbf > now) {
-        return Err(invalid());
-    }
+    let issuer = Issuer { organization, url: issuer };
+    // Signature, typ, iss, exp, nbf and revocation: as for any resource server.
+    let claims = provider(state).verify_access_token(&issuer, token).await?.ok_or_else(invalid)?;
+    let organization = issuer.organization;
     let audience = format!("{}/api", state.public_url.as_str());
     let audience_ok = match claims.get("aud") {
         Some(Json::String(aud)) => *aud == audience,
@@ -125,22 +122,51 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Admin, AdminError
             "the access token is not for the admin API (request scope zenoauth:admin)",
         ));
     }
-    let jti = claims.get("jti").and_then(Json::as_str).ok_or_else(invalid)?;
-    if state.stores.revocations.is_revoked(organization.id, jti).await? {
-        return Err(invalid());
-    }
     let subject = claims.get("sub").and_then(Json::as_str).ok_or_else(invalid)?.to_owned();
-    let roles: Vec<&str> = claims
+    let claimed: Vec<&str> = claims
         .get("roles")
         .and_then(Json::as_array)
         .map(|roles| roles.iter().filter_map(Json::as_str).collect())
         .unwrap_or_default();
-    let is_platform_admin = organization.slug == Slug::system() && roles.contains(&PLATFORM_ADMIN);
-    let is_org_admin = roles.contains(&ORG_ADMIN);
+    // The claim is only what was true at issuance: the subject must still
+    // exist, be active and hold the role now (offboarding takes effect at
+    // once, not when the token expires).
+    let held = current_roles(state, &organization, &subject, &claims).await?.ok_or_else(invalid)?;
+    let holds = |role: &str| claimed.contains(&role) && held.iter().any(|name| name == role);
+    let is_platform_admin = organization.slug == Slug::system() && holds(PLATFORM_ADMIN);
+    let is_org_admin = holds(ORG_ADMIN);
     if !is_platform_admin && !is_org_admin {
-        return Err(AdminError::forbidden("the token carries no admin role (org-admin, or platform-admin of system)"));
+        return Err(AdminError::forbidden("the caller holds no admin role (org-admin, or platform-admin of system)"));
     }
     Ok(Admin { organization, subject, is_platform_admin })
+}
+
+/// The role names the token's subject holds now: a user (by id) who exists
+/// and is active, or — for a client_credentials token, whose `sub` is its
+/// `client_id` — an application that still exists. `None`: no such subject.
+async fn current_roles(
+    state: &AppState,
+    organization: &Organization,
+    subject: &str,
+    claims: &Json,
+) -> Result<Option<Vec<String>>, AdminError> {
+    let names = |roles: Vec<Role>| roles.into_iter().map(|role| role.name.as_str().to_owned()).collect();
+    if claims.get("client_id").and_then(Json::as_str) == Some(subject) {
+        let Ok(client_id) = ClientId::parse(subject) else { return Ok(None) };
+        let Some(application) = state.stores.applications.find_by_client_id(organization.id, &client_id).await? else {
+            return Ok(None);
+        };
+        let roles = state.stores.roles.roles_of_application(organization.id, application.id).await?;
+        return Ok(Some(names(roles)));
+    }
+    let Ok(user_id) = subject.parse::<UserId>() else { return Ok(None) };
+    match state.stores.users.get(organization.id, user_id).await {
+        Ok(user) if user.is_active => {}
+        Ok(_) | Err(zenoauth_domain::Error::NotFound(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    }
+    let roles = state.stores.roles.roles_of_user(organization.id, user_id).await?;
+    Ok(Some(names(roles)))
 }
 
 fn unverified_issuer(token: &str) -> Option<String> {
@@ -148,8 +174,4 @@ fn unverified_issuer(token: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: Json = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_owned)
-}
-
-fn instant(claims: &Json, name: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(claims.get(name)?.as_i64()?).ok()
 }

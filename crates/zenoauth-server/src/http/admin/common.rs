@@ -89,17 +89,9 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// The `updated_at` a write stamps on an object last stamped `previous`: `now`,
-/// but always at least a microsecond (the stored precision) later than
-/// `previous`, so that every write changes the version that conditional
-/// updates (`update_if_unchanged`) compare and the ETag (which covers
-/// `updated_at`) changes with it, even when the clock stands still or steps back.
-pub fn next_version(previous: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
-    let at_least = previous + time::Duration::MICROSECOND;
-    let chosen = if now < at_least { at_least } else { now };
-    let excess = i128::from(chosen.nanosecond() % 1_000);
-    OffsetDateTime::from_unix_timestamp_nanos(chosen.unix_timestamp_nanos() - excess).unwrap_or(chosen)
-}
+/// The version rule (`updated_at` always moves forward, at the stored
+/// precision) lives in the domain, shared with every other writer.
+pub use zenoauth_domain::users::next_version;
 
 /// The strong ETag of a representation: a digest of its JSON form, so any
 /// visible change changes it. It covers `updated_at`, which the stores
@@ -271,20 +263,6 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
         assert!(decode_cursor("not a cursor").is_err());
         assert!(decode_cursor("AAAA").is_err());
-    }
-
-    #[test]
-    fn next_version_moves_forward_at_microsecond_precision() {
-        let previous = time::macros::datetime!(2026-01-01 00:00:00.000_001 UTC);
-        let later = time::macros::datetime!(2026-01-01 00:00:05.123_456_789 UTC);
-        assert_eq!(next_version(previous, later), time::macros::datetime!(2026-01-01 00:00:05.123_456 UTC));
-        let frozen = next_version(previous, previous);
-        assert_eq!(frozen, time::macros::datetime!(2026-01-01 00:00:00.000_002 UTC));
-        let back = time::macros::datetime!(2025-12-31 00:00:00 UTC);
-        assert_eq!(next_version(previous, back), frozen);
-        // Within the same microsecond (sub-microsecond clock): still strictly later once stored.
-        let same = time::macros::datetime!(2026-01-01 00:00:00.000_001_900 UTC);
-        assert_eq!(next_version(previous, same), frozen);
     }
 
     #[test]

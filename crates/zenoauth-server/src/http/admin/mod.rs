@@ -16,6 +16,7 @@ pub mod auth;
 pub mod common;
 pub mod consents;
 pub mod error;
+pub mod identity_providers;
 pub mod keys;
 pub mod organizations;
 pub mod roles;
@@ -73,6 +74,11 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{org}/keys"), get(keys::list))
         .route(&format!("{org}/keys/rotate"), post(keys::rotate))
         .route(&format!("{org}/audit-events"), get(audit::list))
+        .route(&format!("{org}/identity-providers"), get(identity_providers::list).post(identity_providers::create))
+        .route(
+            &format!("{org}/identity-providers/{{provider_id}}"),
+            get(identity_providers::read).patch(identity_providers::update).delete(identity_providers::delete),
+        )
 }
 
 /// Ids from the state's clock and randomness.
@@ -127,6 +133,8 @@ pub(crate) async fn record(
         consents::list, consents::revoke, consents::revoke_all,
         keys::list, keys::rotate,
         audit::list,
+        identity_providers::list, identity_providers::create, identity_providers::read,
+        identity_providers::update, identity_providers::delete,
     ),
     tags(
         (name = "organizations", description = "Tenants: each is an OpenID issuer `{public_url}/o/{slug}`"),
@@ -137,6 +145,7 @@ pub(crate) async fn record(
         (name = "consents", description = "Users' remembered consents to applications"),
         (name = "keys", description = "Signing keys and their rotation"),
         (name = "audit", description = "The audit log"),
+        (name = "identity-providers", description = "Upstream OpenID Connect providers (federation); secrets are write-only"),
     ),
 )]
 pub struct AdminApi;

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use zenoauth_domain::ids::UserId;
 use zenoauth_domain::model::{Organization, User};
 use zenoauth_domain::ports::{PasswordHasher, UserQuery};
-use zenoauth_domain::values::{Email, Password};
+use zenoauth_domain::values::Email;
 
 use super::auth::Admin;
 use super::common::{
@@ -63,7 +63,8 @@ impl From<&User> for UserDto {
 #[schema(example = json!({"email": "alice@example.com", "invite": true, "profile": {"name": "Alice Example"}}))]
 pub struct CreateUser {
     pub email: String,
-    /// 1–1024 bytes; omit to create the user without a password.
+    /// Must meet the organization's password policy; omit to create the
+    /// user without a password.
     pub password: Option<String>,
     /// `true`: create the user without a password and mail them an
     /// invitation whose single-use link leads to a set-password page
@@ -151,36 +152,24 @@ async fn find(
     Ok((organization, user))
 }
 
-/// How many times an action without `If-Match` re-reads and re-applies its
-/// change after losing a race to a concurrent write.
-const CHANGE_ATTEMPTS: usize = 3;
-
 /// Reads the user, applies `change` (which says whether it changed anything)
 /// and writes it conditionally on the version read, so a concurrent write is
-/// never undone: on a lost race the change is re-applied to a fresh read.
-/// These actions carry no `If-Match`; only after [`CHANGE_ATTEMPTS`] lost races
-/// in a row does the `PreconditionFailed` reach the client (412).
+/// never undone: on a lost race the change is re-applied to a fresh read
+/// (`zenoauth_domain::users::change_user`). These actions carry no
+/// `If-Match`; only after repeated lost races does `PreconditionFailed`
+/// reach the client (412).
 async fn change_user(
     state: &AppState,
     admin: &Admin,
     org_id: &str,
     user_id: &str,
-    change: impl Fn(&mut User) -> bool,
+    change: impl FnMut(&mut User) -> bool,
 ) -> Result<(Organization, User, bool), AdminError> {
-    let mut attempt = 1;
-    loop {
-        let (organization, mut user) = find(state, admin, org_id, user_id).await?;
-        if !change(&mut user) {
-            return Ok((organization, user, false));
-        }
-        let read_at = user.updated_at;
-        user.updated_at = next_version(read_at, state.services.clock.now());
-        match state.stores.users.update_if_unchanged(&user, read_at).await {
-            Ok(()) => return Ok((organization, user, true)),
-            Err(zenoauth_domain::Error::PreconditionFailed) if attempt < CHANGE_ATTEMPTS => attempt += 1,
-            Err(error) => return Err(error.into()),
-        }
-    }
+    let (organization, user) = find(state, admin, org_id, user_id).await?;
+    let (user, changed) =
+        zenoauth_domain::users::change_user(state.stores.users.as_ref(), state.services.clock.as_ref(), user, change)
+            .await?;
+    Ok((organization, user, changed))
 }
 
 /// Ends the user's sessions and refresh tokens (on deactivation).
@@ -230,7 +219,11 @@ pub async fn create(
     }
     let profile = body.profile.unwrap_or_else(|| json!({}));
     bounded_object(&profile, "profile")?;
-    let password = body.password.as_deref().map(Password::parse).transpose()?;
+    let password = body
+        .password
+        .as_deref()
+        .map(|password| zenoauth_domain::users::acceptable_password(&organization, password, &email))
+        .transpose()?;
     let password_hash = match &password {
         Some(password) => Some(state.services.hasher.hash(password).await?),
         None => None,
@@ -294,7 +287,12 @@ pub async fn update(
     let (organization, mut user) = find(&state, &admin, &org_id, &user_id).await?;
     check_if_match(&headers, &etag_of(&UserDto::from(&user)))?;
     if let Some(email) = &body.email {
-        user.email = Email::parse(email)?;
+        let email = Email::parse(email)?;
+        if email != user.email {
+            // A new address is unverified until proven (or the admin says so below).
+            user.email = email;
+            user.email_verified = false;
+        }
     }
     if let Some(verified) = body.email_verified {
         user.email_verified = verified;
@@ -370,7 +368,9 @@ pub async fn reactivate(
     set_active(state, admin, &org_id, &user_id, true).await
 }
 
-/// Set (or reset) a user's password.
+/// Set (or reset) a user's password: the organization's password policy
+/// applies (400 naming the rule), and the user's sessions end and refresh
+/// tokens are revoked.
 #[utoipa::path(put, operation_id = "users_set_password", path = "/organizations/{org_id}/users/{user_id}/password", tag = "users",
     params(("org_id" = uuid::Uuid, Path, description = "The organization's id"), ("user_id" = uuid::Uuid, Path, description = "The user's id")),
     request_body = SetPassword,
@@ -382,16 +382,18 @@ pub async fn set_password(
     Path((org_id, user_id)): Path<(String, String)>,
     AdminJson(body): AdminJson<SetPassword>,
 ) -> Result<Response, AdminError> {
-    // Resolve the user (404) before spending a hash on them.
-    find(&state, &admin, &org_id, &user_id).await?;
-    let password = Password::parse(&body.password)?;
-    let hash = state.services.hasher.hash(&password).await?;
-    let (organization, user, _) = change_user(&state, &admin, &org_id, &user_id, |user| {
-        user.password_hash = Some(hash.clone());
-        true
-    })
+    let (organization, user) = find(&state, &admin, &org_id, &user_id).await?;
+    let set = zenoauth_domain::users::set_password(
+        &state.stores,
+        state.services.hasher.as_ref(),
+        state.services.clock.as_ref(),
+        &organization,
+        user,
+        &body.password,
+    )
     .await?;
-    record(&state, &admin, organization.id, "user.password_set", user.id.to_string(), json!({})).await;
+    let data = json!({"sessions_ended": set.sessions_ended});
+    record(&state, &admin, organization.id, "user.password_set", set.user.id.to_string(), data).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

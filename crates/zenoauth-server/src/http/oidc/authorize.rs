@@ -85,15 +85,27 @@ pub(crate) async fn proceed(
     };
     match (step, session) {
         (Step::Redirect(response), _) => authorization_response(&response, after_post, &branding),
-        (Step::Login, _) => login::login_page(
-            state,
-            headers,
-            &branding,
-            Some(&serialized),
-            request.login_hint.as_deref(),
-            Some(request.redirect_uri.as_str()),
-            None,
-        ),
+        (Step::Login, _) => {
+            // Upstream identity providers (issue 6): `idp_hint` goes straight to one.
+            let providers = super::federation::enabled_providers(state, tenant).await;
+            let hint = params.get("idp_hint").ok().flatten();
+            let hinted = hint.and_then(|hint| {
+                providers.iter().find(|provider| provider.id.to_string() == hint || provider.name == hint)
+            });
+            if let Some(provider) = hinted {
+                return super::federation::redirect_to_upstream(state, tenant, provider, Some(&serialized)).await;
+            }
+            login::login_page_with(
+                state,
+                headers,
+                &branding,
+                Some(&serialized),
+                request.login_hint.as_deref(),
+                Some(request.redirect_uri.as_str()),
+                None,
+                &providers,
+            )
+        }
         (Step::Consent, Some(session)) => {
             consent_page(state, headers, &provider, &issuer, &branding, &request, &session, &serialized).await
         }

@@ -8,6 +8,7 @@ use zenoauth_domain::oauth::OAuthError;
 
 use super::flow::{self, no_store_json, oauth_error};
 use super::Tenant;
+use crate::http::security::rate_limit::{too_many_requests, ClientGate};
 use crate::http::AppState;
 
 pub async fn introspect(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> Response {
@@ -26,7 +27,13 @@ pub async fn introspect(State(state): State<AppState>, tenant: Tenant, headers: 
         Ok(basic) => basic,
         Err(error) => return oauth_error(&error, &issuer),
     };
-    match flow::provider(&state).introspect(&issuer, &params, basic.as_ref()).await {
+    let gate = match ClientGate::open(&state, tenant.0.slug.as_str(), basic.as_ref(), &params) {
+        Ok(gate) => gate,
+        Err(wait) => return too_many_requests(true, wait),
+    };
+    let outcome = flow::provider(&state).introspect(&issuer, &params, basic.as_ref()).await;
+    gate.close(&state, &outcome);
+    match outcome {
         Ok(body) => no_store_json(StatusCode::OK, &body),
         Err(error) => oauth_error(&error, &issuer),
     }

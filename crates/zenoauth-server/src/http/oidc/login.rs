@@ -39,6 +39,21 @@ pub fn login_page(
     form_target: Option<&str>,
     failed: Option<&str>,
 ) -> Response {
+    login_page_with(state, headers, branding, authorize, login_hint, form_target, failed, &[])
+}
+
+/// [`login_page`] with one button per upstream identity provider (issue 6).
+#[allow(clippy::too_many_arguments)]
+pub fn login_page_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    branding: &Branding,
+    authorize: Option<&str>,
+    login_hint: Option<&str>,
+    form_target: Option<&str>,
+    failed: Option<&str>,
+    providers: &[zenoauth_domain::federation::IdentityProvider],
+) -> Response {
     let (csrf, set_cookie) = flow::csrf_token(state, headers);
     let mut body = String::new();
     if let Some(message) = failed {
@@ -68,6 +83,7 @@ pub fn login_page(
         password_label = escape(strings::PASSWORD_LABEL),
         button = escape(strings::LOGIN_BUTTON),
     ));
+    body.push_str(&super::federation::provider_buttons(providers, authorize));
     let status = if failed.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let mut page = Page::new(status, strings::LOGIN_TITLE).push(&body);
     if let Some(target) = form_target {
@@ -88,7 +104,8 @@ pub async fn show(
 ) -> Response {
     let pairs = flow::decode_pairs(&query.unwrap_or_default());
     let authorize = field(&pairs, "authorize").filter(|text| text.len() <= MAX_REQUEST_BYTES);
-    login_page(&state, &headers, &branding(&tenant), authorize, None, None, None)
+    let providers = super::federation::enabled_providers(&state, &tenant).await;
+    login_page_with(&state, &headers, &branding(&tenant), authorize, None, None, None, &providers)
 }
 
 /// `POST /login`.
@@ -125,7 +142,8 @@ pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: Head
                 tokio::time::sleep(delay).await;
             }
             let hint = (email.len() <= 254).then_some(email);
-            return login_page(
+            let providers = super::federation::enabled_providers(&state, &tenant).await;
+            return login_page_with(
                 &state,
                 &headers,
                 &branding,
@@ -133,6 +151,7 @@ pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: Head
                 hint,
                 form_target.as_deref(),
                 Some(strings::LOGIN_FAILED),
+                &providers,
             );
         }
         Err(LoginError::Internal(error)) if HasherBusy::is(&error) => return busy_page(&branding),

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod consent;
 pub mod discovery;
 pub mod end_session;
+pub mod federation;
 pub mod flow;
 pub mod introspect;
 pub mod jwks;
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/jwks", axum::routing::get(jwks::jwks))
         .route("/authorize", axum::routing::get(authorize::authorize).post(authorize::authorize))
         .route("/login", axum::routing::get(login::show).post(login::submit))
+        .route("/federation/start", axum::routing::get(federation::start))
+        .route("/federation/callback", axum::routing::get(federation::callback))
         .route("/consent", axum::routing::get(consent::show).post(consent::submit))
         .route("/token", axum::routing::post(token::token).fallback(flow::post_only))
         .route("/userinfo", axum::routing::get(userinfo::userinfo).post(userinfo::userinfo))

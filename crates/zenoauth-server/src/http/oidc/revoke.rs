@@ -9,6 +9,7 @@ use zenoauth_domain::oauth::OAuthError;
 
 use super::flow::{self, oauth_error};
 use super::Tenant;
+use crate::http::security::rate_limit::{too_many_requests, ClientGate};
 use crate::http::AppState;
 
 pub async fn revoke(State(state): State<AppState>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> Response {
@@ -27,7 +28,13 @@ pub async fn revoke(State(state): State<AppState>, tenant: Tenant, headers: Head
         Ok(basic) => basic,
         Err(error) => return oauth_error(&error, &issuer),
     };
-    match flow::provider(&state).revoke(&issuer, &params, basic.as_ref()).await {
+    let gate = match ClientGate::open(&state, tenant.0.slug.as_str(), basic.as_ref(), &params) {
+        Ok(gate) => gate,
+        Err(wait) => return too_many_requests(true, wait),
+    };
+    let outcome = flow::provider(&state).revoke(&issuer, &params, basic.as_ref()).await;
+    gate.close(&state, &outcome);
+    match outcome {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

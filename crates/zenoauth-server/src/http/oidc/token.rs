@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::flow::{self, no_store_json, oauth_error};
 use super::Tenant;
+use crate::http::security::rate_limit::{too_many_requests, ClientGate};
 use crate::http::AppState;
 use zenoauth_domain::oauth::OAuthError;
 
@@ -28,7 +29,13 @@ pub async fn token(State(state): State<AppState>, tenant: Tenant, headers: Heade
         Ok(basic) => basic,
         Err(error) => return oauth_error(&error, &issuer),
     };
-    match flow::provider(&state).token(&issuer, &params, basic.as_ref()).await {
+    let gate = match ClientGate::open(&state, tenant.0.slug.as_str(), basic.as_ref(), &params) {
+        Ok(gate) => gate,
+        Err(wait) => return too_many_requests(true, wait),
+    };
+    let outcome = flow::provider(&state).token(&issuer, &params, basic.as_ref()).await;
+    gate.close(&state, &outcome);
+    match outcome {
         Ok(tokens) => {
             let mut body = json!({
                 "access_token": tokens.access_token,

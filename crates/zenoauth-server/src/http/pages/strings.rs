@@ -5,6 +5,8 @@ pub const LANG: &str = "en";
 
 pub const LOGIN_TITLE: &str = "Sign in";
 pub const LOGIN_INTRO: &str = "Sign in to continue.";
+/// Before an upstream identity provider's name on its login button.
+pub const SIGN_IN_WITH: &str = "Sign in with";
 pub const LOGIN_CONTINUE_TO: &str = "to continue to";
 pub const EMAIL_LABEL: &str = "Email address";
 pub const PASSWORD_LABEL: &str = "Password";

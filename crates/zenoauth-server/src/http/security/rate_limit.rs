@@ -1,7 +1,7 @@
 //! Rate limiting of every public endpoint (all but `/healthz`, `/readyz` and
-//! `/metrics`): a token bucket per source IP and one per OAuth client
-//! (organization + `client_id`, taken from HTTP Basic credentials, the
-//! query or the form body), with governor's GCRA. A refused request gets
+//! `/metrics`): a token bucket per source IP (governor's GCRA), and one per
+//! *authenticated* OAuth client at the token, introspection and revocation
+//! endpoints (see [`ClientGate`]). A refused request gets
 //! `429` with `Retry-After`: an RFC 6749-style JSON error at the token,
 //! introspection, revocation and userinfo endpoints, problem+json
 //! elsewhere. The same middleware caps the number of fields in a form body.
@@ -10,13 +10,20 @@
 //! instances the effective limit is up to N times higher). That is by
 //! design — a database round trip per request would cost more than the
 //! limit protects; what must be shared across instances (failed-login
-//! counters and lockout) lives in the database. A client id in a request
-//! is not authenticated at this point, so a caller can spend another
-//! client's bucket; the per-IP bucket bounds what one source can do.
+//! counters and lockout) lives in the database.
+//!
+//! A `client_id` in a request proves nothing, so the per-client bucket is
+//! charged only after the client authenticated with a credential (a
+//! secret or a signed assertion): a caller who does not hold a client's
+//! credential cannot spend its bucket. Requests before authentication —
+//! and public clients, whose `client_id` is all they present — are bounded
+//! by the per-IP bucket.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -24,9 +31,13 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
+use tokio::time::Instant;
+use zenoauth_domain::oauth::{ClientCredentials, ErrorCode, OAuthError, Params};
 
 use crate::http::oidc::flow;
 use crate::http::problem::{problem_response, ApiError};
@@ -54,8 +65,60 @@ pub const DEFAULT_MAX_FORM_FIELDS: usize = 64;
 /// The buckets of this process.
 pub struct RateLimiter {
     ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    client: Option<DefaultKeyedRateLimiter<String>>,
+    client: Option<ClientBuckets>,
     checks: AtomicU64,
+}
+
+/// GCRA buckets keyed by authenticated client. Unlike governor's limiter
+/// this one can be *looked at* without spending a token: a request is
+/// refused up front when its client's bucket is empty, and a token is
+/// spent only once the client authenticated.
+struct ClientBuckets {
+    /// Time one token takes to come back.
+    interval: Duration,
+    /// `interval × burst`: how far ahead of now the theoretical arrival
+    /// time may run.
+    capacity: Duration,
+    /// Theoretical arrival time per client; an entry at or before now is a
+    /// full bucket and may be forgotten.
+    arrivals: Mutex<HashMap<String, Instant>>,
+}
+
+impl ClientBuckets {
+    fn new(per_second: u32, burst: u32) -> Option<Self> {
+        let rate = NonZeroU32::new(per_second)?;
+        let burst = NonZeroU32::new(burst).unwrap_or(rate);
+        let interval = Duration::from_secs(1) / rate.get();
+        Some(Self { interval, capacity: interval * burst.get(), arrivals: Mutex::new(HashMap::new()) })
+    }
+
+    fn arrivals(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.arrivals.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `Err(wait)` when spending a token now would overdraw the bucket.
+    fn peek(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let Some(arrival) = self.arrivals().get(key).copied() else { return Ok(()) };
+        let ahead = arrival.max(now) + self.interval - now;
+        match ahead.checked_sub(self.capacity) {
+            Some(wait) if !wait.is_zero() => Err(wait),
+            _ => Ok(()),
+        }
+    }
+
+    /// Spends one token (the request was admitted by [`Self::peek`]).
+    fn spend(&self, key: &str) {
+        let now = Instant::now();
+        let mut arrivals = self.arrivals();
+        let arrival = arrivals.entry(key.to_owned()).or_insert(now);
+        *arrival = (*arrival).max(now) + self.interval;
+    }
+
+    fn forget_full(&self) {
+        let now = Instant::now();
+        self.arrivals().retain(|_, arrival| *arrival > now);
+    }
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -77,7 +140,7 @@ impl RateLimiter {
     pub fn new(limits: RateLimits) -> Self {
         Self {
             ip: limiter(limits.ip_per_second, limits.ip_burst),
-            client: limiter(limits.client_per_second, limits.client_burst),
+            client: ClientBuckets::new(limits.client_per_second, limits.client_burst),
             checks: AtomicU64::new(0),
         }
     }
@@ -89,8 +152,7 @@ impl RateLimiter {
                 ip.shrink_to_fit();
             }
             if let Some(client) = &self.client {
-                client.retain_recent();
-                client.shrink_to_fit();
+                client.forget_full();
             }
         }
     }
@@ -106,15 +168,87 @@ impl RateLimiter {
         }
     }
 
-    /// `Err(wait)` when the client has no token left.
-    pub fn check_client(&self, key: &str) -> Result<(), Duration> {
-        match &self.client {
-            Some(limiter) => limiter
-                .check_key(&key.to_owned())
-                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
-            None => Ok(()),
+    /// `Err(wait)` when the client has no token left (spends nothing).
+    pub fn client_wait(&self, key: &str) -> Result<(), Duration> {
+        self.client.as_ref().map_or(Ok(()), |buckets| buckets.peek(key))
+    }
+
+    /// Spends one of the client's tokens: call only once it authenticated.
+    pub fn spend_client(&self, key: &str) {
+        self.housekeeping();
+        if let Some(buckets) = &self.client {
+            buckets.spend(key);
         }
     }
+}
+
+/// The per-client bucket around one token, introspection or revocation
+/// request: [`ClientGate::open`] before the domain handles it (refusing
+/// when the named client's bucket is empty), [`ClientGate::close`] with the
+/// outcome (spending a token when the client authenticated).
+#[derive(Debug)]
+pub struct ClientGate {
+    key: Option<String>,
+}
+
+impl ClientGate {
+    /// `Err(wait)` when the client the request presents a credential for
+    /// has no token left (answer it with [`too_many_requests`]).
+    pub fn open(
+        state: &AppState,
+        organization: &str,
+        basic: Option<&ClientCredentials>,
+        params: &Params,
+    ) -> Result<Self, Duration> {
+        let key = credentialed_client(basic, params)
+            .map(|client_id| format!("{organization}\u{0}{}", client_id.chars().take(256).collect::<String>()));
+        if let Some(key) = &key {
+            if let Err(wait) = state.security.rate_limiter.client_wait(key) {
+                state
+                    .security
+                    .metrics
+                    .rate_limited
+                    .get_or_create(&super::metrics::ScopeLabels { scope: "client" })
+                    .inc();
+                return Err(wait);
+            }
+        }
+        Ok(Self { key })
+    }
+
+    /// Spends a token when the outcome shows the client authenticated: a
+    /// success, or an error the domain raises only after authentication
+    /// (`invalid_client`, `invalid_request` and internal failures may come
+    /// before it, so they spend nothing).
+    pub fn close<T>(self, state: &AppState, outcome: &Result<T, OAuthError>) {
+        let authenticated = match outcome {
+            Ok(_) => true,
+            Err(error) => {
+                !matches!(error.code(), ErrorCode::InvalidClient | ErrorCode::InvalidRequest | ErrorCode::ServerError)
+            }
+        };
+        if let (true, Some(key)) = (authenticated, &self.key) {
+            state.security.rate_limiter.spend_client(key);
+        }
+    }
+}
+
+/// The client a request presents a credential for: the Basic user, the
+/// `client_id` beside a `client_secret`, or the subject of a
+/// `client_assertion` (unverified here; the domain verifies it). `None`
+/// for requests without a credential (public clients).
+fn credentialed_client(basic: Option<&ClientCredentials>, params: &Params) -> Option<String> {
+    if let Some(basic) = basic {
+        return Some(basic.client_id.clone());
+    }
+    let param = |name: &str| params.get(name).ok().flatten();
+    if param("client_secret").is_some() {
+        return param("client_id").map(str::to_owned);
+    }
+    let assertion = param("client_assertion")?;
+    let payload = URL_SAFE_NO_PAD.decode(assertion.split('.').nth(1)?).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    claims.get("sub").and_then(serde_json::Value::as_str).map(str::to_owned)
 }
 
 /// Paths never limited: health probes and metrics scrapes.
@@ -128,11 +262,6 @@ fn is_oauth_json(path: &str) -> bool {
         && ["/token", "/introspect", "/revoke", "/userinfo"].iter().any(|endpoint| path.ends_with(endpoint))
 }
 
-/// `/o/{slug}/…` → `slug`.
-fn organization_segment(path: &str) -> Option<&str> {
-    path.strip_prefix("/o/")?.split('/').next().filter(|slug| !slug.is_empty())
-}
-
 fn is_form(request: &Request) -> bool {
     request
         .headers()
@@ -140,13 +269,6 @@ fn is_form(request: &Request) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-}
-
-fn query_client_id(request: &Request) -> Option<String> {
-    let query = request.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "client_id")
-        .map(|(_, value)| value.into_owned())
 }
 
 /// The `429` answer, shaped for the endpoint.
@@ -183,7 +305,8 @@ fn head_bytes(request: &Request) -> usize {
 
 /// Middleware: the request-head size cap (hyper's read buffer bounds memory
 /// only approximately; this makes the limit exact), the per-IP bucket, the
-/// form-field cap, the per-client bucket.
+/// form-field cap. (The per-client bucket is applied by the endpoints that
+/// authenticate clients, through [`ClientGate`].)
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if head_bytes(&request) > state.security.settings.connections.max_header_bytes {
         return ApiError::from_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).into_response();
@@ -201,20 +324,12 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
             return too_many_requests(oauth_json, wait);
         }
     }
-    let mut client_id = flow::basic_credentials(request.headers()).ok().flatten().map(|basic| basic.client_id);
-    client_id = client_id.or_else(|| query_client_id(&request));
     let request = if request.method() == Method::POST && is_form(&request) {
         let (parts, body) = request.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, state.limits.max_body_bytes).await else {
             return ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
         };
-        let mut fields = 0usize;
-        for (name, value) in url::form_urlencoded::parse(&bytes) {
-            fields += 1;
-            if name == "client_id" && client_id.is_none() {
-                client_id = Some(value.into_owned());
-            }
-        }
+        let fields = url::form_urlencoded::parse(&bytes).count();
         if fields > security.settings.max_form_fields {
             return too_many_fields(oauth_json);
         }
@@ -222,13 +337,6 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     } else {
         request
     };
-    if let (Some(organization), Some(client_id)) = (organization_segment(&path), client_id) {
-        let key = format!("{organization}\u{0}{}", client_id.chars().take(256).collect::<String>());
-        if let Err(wait) = security.rate_limiter.check_client(&key) {
-            security.metrics.rate_limited.get_or_create(&super::metrics::ScopeLabels { scope: "client" }).inc();
-            return too_many_requests(oauth_json, wait);
-        }
-    }
     next.run(request).await
 }
 
@@ -247,14 +355,43 @@ mod tests {
         let wait = limiter.check_ip(ip).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
         assert!(limiter.check_ip("192.0.2.2".parse().unwrap()).is_ok(), "buckets are per address");
-        assert!(limiter.check_client("acme\u{0}web").is_ok(), "a zero rate turns the bucket off");
+        assert!(limiter.client_wait("acme\u{0}web").is_ok(), "a zero rate turns the bucket off");
     }
 
     #[test]
     fn paths_are_classified() {
         assert!(is_exempt("/healthz") && !is_exempt("/o/acme/token"));
         assert!(is_oauth_json("/o/acme/token") && is_oauth_json("/o/acme/userinfo") && !is_oauth_json("/o/acme/login"));
-        assert_eq!(organization_segment("/o/acme/token"), Some("acme"));
-        assert_eq!(organization_segment("/api/v1/users"), None);
+    }
+
+    #[tokio::test]
+    async fn a_client_bucket_is_looked_at_for_free_and_spent_only_on_request() {
+        let limiter =
+            RateLimiter::new(RateLimits { ip_per_second: 0, ip_burst: 0, client_per_second: 10, client_burst: 2 });
+        for _ in 0..10 {
+            assert!(limiter.client_wait("acme\u{0}web").is_ok(), "looking spends nothing");
+        }
+        limiter.spend_client("acme\u{0}web");
+        limiter.spend_client("acme\u{0}web");
+        let wait = limiter.client_wait("acme\u{0}web").unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(limiter.client_wait("acme\u{0}other").is_ok(), "buckets are per client");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(limiter.client_wait("acme\u{0}web").is_ok(), "the bucket refills");
+    }
+
+    #[test]
+    fn the_credentialed_client_is_the_one_holding_a_secret_or_assertion() {
+        let params = |pairs: &[(&str, &str)]| {
+            Params::new(pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()).unwrap()
+        };
+        let basic = ClientCredentials { client_id: "web".to_owned(), client_secret: "s".to_owned() };
+        assert_eq!(credentialed_client(Some(&basic), &params(&[])).as_deref(), Some("web"));
+        let post = params(&[("client_id", "web"), ("client_secret", "s")]);
+        assert_eq!(credentialed_client(None, &post).as_deref(), Some("web"));
+        assert_eq!(credentialed_client(None, &params(&[("client_id", "spa")])), None, "public: no credential");
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"svc","iss":"svc"}"#);
+        let assertion = params(&[("client_assertion", &format!("e30.{payload}.sig"))]);
+        assert_eq!(credentialed_client(None, &assertion).as_deref(), Some("svc"));
     }
 }

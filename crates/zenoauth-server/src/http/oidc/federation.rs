@@ -1,0 +1,373 @@
+//! Login through an upstream OpenID provider (issue 6):
+//! `GET /federation/start?provider=…&authorize=…` keeps state, nonce and a
+//! PKCE verifier server-side (single use, expiring) and sends the browser to
+//! the upstream; `GET /federation/callback` exchanges the code, validates
+//! the ID token (signature against the upstream JWKS, `iss`, `aud`, `exp`,
+//! `nonce`), resolves the local user and continues the original
+//! authorization request exactly as the password login does. Upstream
+//! tokens stay here. Every failure ends on a clear page and an audit event.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value as Json};
+use uuid::Uuid;
+use zenoauth_crypto::{digest_secret, pkce_s256_challenge, CryptoOAuth};
+use zenoauth_domain::federation::{FederationLogin, IdentityProvider};
+use zenoauth_domain::oauth::{FederatedLoginError, Issuer, OpenIdProvider, UpstreamIdentity};
+use zenoauth_domain::ports::FederationCrypto as _;
+
+use super::authorize::{proceed, MAX_REQUEST_BYTES};
+use super::flow::{self, branding, field, internal_page};
+use super::Tenant;
+use crate::federation::{ProviderMetadata, UpstreamError};
+use crate::http::pages::{error_page, escape, strings, Branding, Page};
+use crate::http::AppState;
+
+/// How long a login may stay at the upstream.
+const LOGIN_LIFETIME: time::Duration = time::Duration::minutes(10);
+/// Tolerated clock difference with the upstream for `exp` and `iat`.
+const CLOCK_SKEW: i64 = 60;
+
+pub const STATE_MISMATCH: &str =
+    "This sign-in link is no longer valid (it was used already, expired, or was not started here). Please start again.";
+pub const UPSTREAM_DENIED: &str = "The identity provider did not sign you in.";
+pub const UPSTREAM_UNAVAILABLE: &str = "The identity provider could not be reached. Please try again later.";
+pub const UPSTREAM_INVALID: &str = "The identity provider's answer could not be verified.";
+pub const UNKNOWN_PROVIDER: &str = "This identity provider is not available.";
+pub const PROVISIONING_DISABLED: &str =
+    "Your account at the identity provider is not connected to an account here, and accounts are not created automatically. Ask your administrator for access.";
+pub const ACCOUNT_EXISTS: &str =
+    "An account with this email address already exists. Sign in with your password first; it cannot be connected automatically.";
+pub const MISSING_EMAIL: &str =
+    "The identity provider did not share an email address, which is needed to create your account.";
+pub const INACTIVE: &str = "This account is deactivated.";
+
+/// The URL the upstream sends the browser back to.
+pub fn callback_url(state: &AppState, tenant: &Tenant) -> String {
+    format!("{}/federation/callback", tenant.issuer(state))
+}
+
+/// The organization's enabled providers, for the login page's buttons.
+pub async fn enabled_providers(state: &AppState, tenant: &Tenant) -> Vec<IdentityProvider> {
+    match state.stores.federation.list_providers(tenant.0.id).await {
+        Ok(providers) => providers.into_iter().filter(|provider| provider.enabled).collect(),
+        Err(error) => {
+            tracing::warn!(%error, "identity providers could not be listed for the login page");
+            Vec::new()
+        }
+    }
+}
+
+/// One button (a link to `federation/start`) per provider.
+pub fn provider_buttons(providers: &[IdentityProvider], authorize: Option<&str>) -> String {
+    let mut html = String::new();
+    for provider in providers {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("provider", &provider.id.to_string());
+        if let Some(authorize) = authorize {
+            query.append_pair("authorize", authorize);
+        }
+        html.push_str(&format!(
+            "<p><a class=\"button idp\" href=\"federation/start?{}\">{} {}</a></p>",
+            escape(&query.finish()),
+            escape(strings::SIGN_IN_WITH),
+            escape(&provider.name)
+        ));
+    }
+    html
+}
+
+fn failure(
+    oidc: &OpenIdProvider,
+    issuer: &Issuer,
+    provider: Option<&IdentityProvider>,
+    reason: &str,
+    status: StatusCode,
+    message: &str,
+    branding: &Branding,
+) -> Response {
+    oidc.record_federation_failure(issuer, provider, reason);
+    error_page(status, message, branding)
+}
+
+fn random_token(state: &AppState) -> String {
+    let mut bytes = [0u8; 32];
+    state.services.random.fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn find_enabled(state: &AppState, tenant: &Tenant, id: Option<&str>) -> Option<IdentityProvider> {
+    let id = Uuid::parse_str(id?).ok()?;
+    let provider = state.stores.federation.find_provider(tenant.0.id, id).await.ok()??;
+    provider.enabled.then_some(provider)
+}
+
+/// Sends the browser to `provider` (also used for `idp_hint`).
+pub async fn redirect_to_upstream(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &IdentityProvider,
+    authorize: Option<&str>,
+) -> Response {
+    let branding = branding(tenant);
+    let oidc = flow::provider(state);
+    let issuer = flow::issuer(tenant, state);
+    let metadata = match state.upstream.discover(&provider.issuer).await {
+        Ok(metadata) => metadata,
+        Err(error) => return upstream_failure(&oidc, &issuer, provider, &error, &branding),
+    };
+    let state_token = random_token(state);
+    let nonce = random_token(state);
+    let verifier = random_token(state);
+    let now = state.services.clock.now();
+    let login = FederationLogin {
+        state_digest: digest_secret(&state_token),
+        organization_id: tenant.0.id,
+        provider_id: provider.id,
+        nonce: nonce.clone(),
+        code_verifier: verifier.clone(),
+        continuation: authorize.unwrap_or_default().to_owned(),
+        created_at: now,
+        expires_at: now + LOGIN_LIFETIME,
+    };
+    if let Err(error) = state.stores.federation.put_login(&login).await {
+        return internal_page(&error, &branding);
+    }
+    let Ok(mut target) = url::Url::parse(&metadata.authorization_endpoint) else {
+        let error = UpstreamError::BadResponse("authorization endpoint is not a URL");
+        return upstream_failure(&oidc, &issuer, provider, &error, &branding);
+    };
+    target
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &provider.client_id)
+        .append_pair("redirect_uri", &callback_url(state, tenant))
+        .append_pair("scope", &provider.scopes.join(" "))
+        .append_pair("state", &state_token)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &pkce_s256_challenge(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    match HeaderValue::from_str(target.as_str()) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => {
+            let error = UpstreamError::BadResponse("authorization endpoint is not a valid header");
+            upstream_failure(&oidc, &issuer, provider, &error, &branding)
+        }
+    }
+}
+
+/// `GET /federation/start?provider=…&authorize=…`.
+pub async fn start(State(state): State<AppState>, tenant: Tenant, RawQuery(query): RawQuery) -> Response {
+    let branding = branding(&tenant);
+    let pairs = flow::decode_pairs(&query.unwrap_or_default());
+    let authorize = field(&pairs, "authorize").filter(|text| !text.is_empty());
+    if authorize.is_some_and(|text| text.len() > MAX_REQUEST_BYTES) {
+        return error_page(StatusCode::BAD_REQUEST, "The request is too large.", &branding);
+    }
+    match find_enabled(&state, &tenant, field(&pairs, "provider")).await {
+        Some(provider) => redirect_to_upstream(&state, &tenant, &provider, authorize).await,
+        None => error_page(StatusCode::NOT_FOUND, UNKNOWN_PROVIDER, &branding),
+    }
+}
+
+fn upstream_failure(
+    oidc: &OpenIdProvider,
+    issuer: &Issuer,
+    provider: &IdentityProvider,
+    error: &UpstreamError,
+    branding: &Branding,
+) -> Response {
+    tracing::warn!(provider = %provider.name, %error, "federated login failed at the upstream");
+    let (reason, status, message) = match error {
+        UpstreamError::Timeout => ("upstream_timeout", StatusCode::GATEWAY_TIMEOUT, UPSTREAM_UNAVAILABLE),
+        UpstreamError::Unreachable => ("upstream_unreachable", StatusCode::BAD_GATEWAY, UPSTREAM_UNAVAILABLE),
+        UpstreamError::BadResponse(_) => ("upstream_bad_response", StatusCode::BAD_GATEWAY, UPSTREAM_UNAVAILABLE),
+        UpstreamError::Refused(_) => ("upstream_refused", StatusCode::BAD_GATEWAY, UPSTREAM_DENIED),
+        UpstreamError::InvalidToken(_) => ("invalid_id_token", StatusCode::BAD_GATEWAY, UPSTREAM_INVALID),
+    };
+    failure(oidc, issuer, Some(provider), reason, status, message, branding)
+}
+
+/// OIDC Core §3.1.3.7: `iss`, `aud` (and `azp`), `exp`, `iat`, `nonce`.
+fn check_claims(
+    claims: &Json,
+    metadata: &ProviderMetadata,
+    provider: &IdentityProvider,
+    nonce: &str,
+    now: i64,
+) -> Result<(), &'static str> {
+    if claims.get("iss").and_then(Json::as_str) != Some(metadata.issuer.as_str()) {
+        return Err("wrong issuer");
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Json::String(audience)) => audience == &provider.client_id,
+        Some(Json::Array(audiences)) => {
+            audiences.iter().any(|audience| audience.as_str() == Some(provider.client_id.as_str()))
+                && (audiences.len() == 1
+                    || claims.get("azp").and_then(Json::as_str) == Some(provider.client_id.as_str()))
+        }
+        _ => false,
+    };
+    if !audience_ok {
+        return Err("wrong audience");
+    }
+    match claims.get("exp").and_then(Json::as_i64) {
+        Some(exp) if exp + CLOCK_SKEW > now => {}
+        _ => return Err("expired"),
+    }
+    if claims.get("iat").and_then(Json::as_i64).is_none_or(|iat| iat > now + CLOCK_SKEW) {
+        return Err("bad iat");
+    }
+    if claims.get("nonce").and_then(Json::as_str) != Some(nonce) {
+        return Err("nonce mismatch");
+    }
+    match claims.get("sub").and_then(Json::as_str) {
+        Some(sub) if !sub.is_empty() && sub.len() <= 255 => Ok(()),
+        _ => Err("bad sub"),
+    }
+}
+
+/// Adds userinfo claims the ID token lacks; the userinfo `sub` must be the
+/// ID token's (OIDC Core §5.3.2).
+fn merge_userinfo(mut claims: Json, userinfo: Json) -> Result<Json, UpstreamError> {
+    if userinfo.get("sub") != claims.get("sub") {
+        return Err(UpstreamError::InvalidToken("userinfo names another subject"));
+    }
+    if let (Some(claims), Json::Object(userinfo)) = (claims.as_object_mut(), userinfo) {
+        for (name, value) in userinfo {
+            claims.entry(name).or_insert(value);
+        }
+    }
+    Ok(claims)
+}
+
+/// `GET /federation/callback?code=…&state=…` (or `?error=…&state=…`).
+pub async fn callback(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let branding = branding(&tenant);
+    let oidc = flow::provider(&state);
+    let issuer = flow::issuer(&tenant, &state);
+    let pairs = flow::decode_pairs(&query.unwrap_or_default());
+    let now = state.services.clock.now();
+    let login = match field(&pairs, "state") {
+        Some(token) => state.stores.federation.take_login(tenant.0.id, &digest_secret(token), now).await,
+        None => Ok(None),
+    };
+    let login = match login {
+        Ok(Some(login)) => login,
+        Ok(None) => {
+            return failure(&oidc, &issuer, None, "state_mismatch", StatusCode::BAD_REQUEST, STATE_MISMATCH, &branding)
+        }
+        Err(error) => return internal_page(&error, &branding),
+    };
+    let provider = match state.stores.federation.find_provider(tenant.0.id, login.provider_id).await {
+        Ok(Some(provider)) if provider.enabled => provider,
+        Ok(_) => return error_page(StatusCode::NOT_FOUND, UNKNOWN_PROVIDER, &branding),
+        Err(error) => return internal_page(&error, &branding),
+    };
+    if field(&pairs, "error").is_some() {
+        let status = StatusCode::FORBIDDEN;
+        return failure(&oidc, &issuer, Some(&provider), "upstream_denied", status, UPSTREAM_DENIED, &branding);
+    }
+    let Some(code) = field(&pairs, "code") else {
+        let status = StatusCode::BAD_REQUEST;
+        return failure(&oidc, &issuer, Some(&provider), "missing_code", status, UPSTREAM_INVALID, &branding);
+    };
+    let upstream = match verify_upstream(&state, &tenant, &provider, &login, code).await {
+        Ok(upstream) => upstream,
+        Err(error) => return upstream_failure(&oidc, &issuer, &provider, &error, &branding),
+    };
+    let ip = crate::http::security::context::current().and_then(|context| context.ip).map(|ip| ip.to_string());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|text| text.chars().take(256).collect::<String>());
+    let metadata = json!({"user_agent": user_agent, "ip": ip});
+    let success = match oidc.federated_login(&issuer, &provider, &upstream, metadata).await {
+        Ok(success) => success,
+        Err(FederatedLoginError::Internal(error)) => return internal_page(&error, &branding),
+        Err(refusal) => {
+            let message = match refusal {
+                FederatedLoginError::ProvisioningDisabled => PROVISIONING_DISABLED,
+                FederatedLoginError::AccountExists => ACCOUNT_EXISTS,
+                FederatedLoginError::MissingEmail => MISSING_EMAIL,
+                _ => INACTIVE,
+            };
+            return error_page(StatusCode::FORBIDDEN, message, &branding);
+        }
+    };
+    let lifetime = (success.session.expires_at - success.session.created_at).whole_seconds();
+    let set_cookie = flow::session_set_cookie(&state, &tenant, &success.cookie.plaintext, lifetime);
+    let authorize = Some(login.continuation.as_str()).filter(|text| !text.is_empty());
+    let pending = zenoauth_domain::mfa::Pending::of(&success.session);
+    let mut response = match (pending, authorize) {
+        (Some(pending), _) => {
+            crate::http::mfa::after_password(&state, &tenant, &headers, &success.session, pending, authorize).await
+        }
+        (None, Some(authorize)) => {
+            let pairs = flow::decode_pairs(authorize);
+            proceed(&state, &tenant, &headers, pairs, Some(success.session), true, false).await
+        }
+        (None, None) => Page::new(StatusCode::OK, strings::SIGNED_IN_TITLE)
+            .push(&format!("<p>{}</p>", escape(strings::SIGNED_IN_BODY)))
+            .render(&branding),
+    };
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Exchanges the code and validates the ID token; the upstream identity.
+async fn verify_upstream(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &IdentityProvider,
+    login: &FederationLogin,
+    code: &str,
+) -> Result<UpstreamIdentity, UpstreamError> {
+    let metadata = state.upstream.discover(&provider.issuer).await?;
+    let secret = match &provider.encrypted_client_secret {
+        Some(sealed) => Some(
+            state
+                .services
+                .federation_crypto
+                .open_client_secret(tenant.0.id, provider.id, sealed)
+                .map_err(|_| UpstreamError::BadResponse("the client secret could not be opened"))?,
+        ),
+        None => None,
+    };
+    let tokens = state
+        .upstream
+        .exchange_code(
+            &metadata,
+            &provider.client_id,
+            secret.as_deref(),
+            code,
+            &callback_url(state, tenant),
+            &login.code_verifier,
+        )
+        .await?;
+    let id_token = tokens.id_token.ok_or(UpstreamError::InvalidToken("no ID token"))?;
+    let crypto = CryptoOAuth::new(state.services.random.clone());
+    let claims = state.upstream.verify_signature(&crypto, &metadata, &id_token).await?;
+    let now = state.services.clock.now().unix_timestamp();
+    check_claims(&claims, &metadata, provider, &login.nonce, now).map_err(UpstreamError::InvalidToken)?;
+    let claims = match &metadata.userinfo_endpoint {
+        Some(endpoint) => merge_userinfo(claims, state.upstream.userinfo(endpoint, &tokens.access_token).await?)?,
+        None => claims,
+    };
+    Ok(UpstreamIdentity {
+        subject: claims.get("sub").and_then(Json::as_str).unwrap_or_default().to_owned(),
+        email: claims.get("email").and_then(Json::as_str).map(str::to_owned),
+        email_verified: claims.get("email_verified").and_then(Json::as_bool).unwrap_or(false),
+        claims,
+    })
+}
