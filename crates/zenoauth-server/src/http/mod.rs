@@ -93,9 +93,24 @@ impl Default for HttpLimits {
     }
 }
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one shared [`AppStateInner`] behind an
+/// `Arc`, so the clones axum makes per request (one per middleware that
+/// takes state, one for the handler) cost one reference count, not one per
+/// store and service. Fields read through `Deref` (`state.stores`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Clone)]
+pub struct AppStateInner {
     pub stores: Stores,
     pub readiness: Arc<dyn ReadinessCheck>,
     pub metrics: Arc<Metrics>,
@@ -112,9 +127,17 @@ pub struct AppState {
     pub mail: crate::mail::Mailer,
     /// Talks to upstream identity providers (issue 6, federation).
     pub upstream: crate::federation::UpstreamClient,
+    /// Serialised JWK Sets per organization (`oidc::jwks`).
+    pub jwks_documents: self::oidc::jwks::JwksDocuments,
 }
 
 impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for AppStateInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState").field("limits", &self.limits).finish_non_exhaustive()
     }
@@ -141,7 +164,7 @@ impl AppState {
             services.clock.clone(),
             crate::federation::upstream::DEFAULT_TIMEOUT,
         );
-        Self {
+        Self(Arc::new(AppStateInner {
             security,
             mail,
             upstream,
@@ -152,7 +175,13 @@ impl AppState {
             services,
             public_url,
             key_policy: KeyPolicy::default(),
-        }
+            jwks_documents: self::oidc::jwks::JwksDocuments::default(),
+        }))
+    }
+
+    /// The fields, for the `with_*` builders (copied first if shared).
+    fn inner_mut(&mut self) -> &mut AppStateInner {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The organizations' signing keys, over this state's store and signer.
@@ -167,24 +196,25 @@ impl AppState {
     }
 
     pub fn with_key_policy(mut self, key_policy: KeyPolicy) -> Self {
-        self.key_policy = key_policy;
+        self.inner_mut().key_policy = key_policy;
         self
     }
 
     /// The same state with another public URL (tests learn theirs after binding).
     pub fn with_public_url(mut self, public_url: PublicUrl) -> Self {
-        self.public_url = public_url;
+        self.inner_mut().public_url = public_url;
         self
     }
 
     /// The same state with other mail settings (SMTP, sender, link lifetimes).
     pub fn with_mail(mut self, settings: crate::mail::MailSettings) -> Self {
-        self.mail = crate::mail::Mailer::new(
+        let mail = crate::mail::Mailer::new(
             self.stores.mail_outbox.clone(),
             self.services.clock.clone(),
             self.services.random.clone(),
             settings,
         );
+        self.inner_mut().mail = mail;
         self
     }
 
@@ -199,19 +229,20 @@ impl AppState {
     }
 
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {
-        self.limits = limits;
+        self.inner_mut().limits = limits;
         self
     }
 
     /// The same state with other security settings (a new limiter and
     /// hashing queue; the audit writer is restarted with the new sizes).
     pub fn with_security(mut self, settings: self::security::SecuritySettings) -> Self {
-        self.security = self::security::SecurityState::start(
+        let security = self::security::SecurityState::start(
             settings,
             self.metrics.security.clone(),
             self.services.hasher.clone(),
             self.stores.audit.clone(),
         );
+        self.inner_mut().security = security;
         self
     }
 }
