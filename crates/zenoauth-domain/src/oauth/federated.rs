@@ -8,14 +8,11 @@
 
 use serde_json::{json, Value as Json};
 
-use super::settings::OrganizationSettings;
 use super::{Issuer, LoginSuccess, OpenIdProvider};
 use crate::error::{Error, Result};
 use crate::federation::{FederatedIdentity, IdentityProvider};
-use crate::model::{Session, User};
-use crate::ports::SecretKind;
+use crate::model::User;
 use crate::roles::RoleName;
-use crate::security::audit::event_types;
 use crate::values::Email;
 
 /// Audit event of a login through an upstream provider that was refused.
@@ -234,55 +231,11 @@ impl OpenIdProvider {
         user: &User,
         metadata: Json,
     ) -> Result<LoginSuccess> {
-        let organization = issuer.organization.id;
-        let settings =
-            OrganizationSettings::from_organization(&issuer.organization).unwrap_or_else(|_| OrganizationSettings {
-                session_absolute_lifetime: time::Duration::hours(10),
-                session_idle_lifetime: time::Duration::minutes(30),
-                logo_url: None,
-            });
-        let now = self.clock.now();
-        let cookie = self.crypto.issue_secret(SecretKind::Session);
         let mut metadata = if metadata.is_object() { metadata } else { json!({}) };
-        // ZenoAuth's own MFA policy applies after the upstream login.
-        let mfa_policy = crate::mfa::MfaPolicy::from_organization(&issuer.organization).unwrap_or_default();
-        let has_factor = match mfa_policy {
-            crate::mfa::MfaPolicy::Off => false,
-            _ => {
-                self.stores.mfa.find_totp(organization, user.id).await?.is_some_and(|totp| totp.confirmed_at.is_some())
-            }
-        };
-        let pending = crate::mfa::pending_after_password(mfa_policy, has_factor);
-        let mut expires_at = now + settings.session_absolute_lifetime;
         if let Some(object) = metadata.as_object_mut() {
-            object.insert("amr".to_owned(), json!(["fed"]));
             object.insert("identity_provider".to_owned(), json!(provider.id.to_string()));
-            if let Some(pending) = pending {
-                object.insert(crate::mfa::PENDING_KEY.to_owned(), json!(pending.as_str()));
-                object.insert("session_lifetime".to_owned(), json!(settings.session_absolute_lifetime.whole_seconds()));
-                expires_at = now + crate::mfa::PENDING_LIFETIME;
-            }
         }
-        let session = Session {
-            id: self.ids.next(),
-            organization_id: organization,
-            user_id: user.id,
-            token_digest: cookie.digest,
-            authenticated_at: now,
-            created_at: now,
-            expires_at,
-            last_seen_at: now,
-            metadata,
-        };
-        self.stores.sessions.create(&session).await?;
-        self.emit(
-            organization,
-            event_types::LOGIN_SUCCEEDED,
-            Some(user.id.to_string()),
-            Some(user.id.to_string()),
-            json!({"session_id": session.id.to_string(), "email": user.email.as_str(),
-                   "provider": provider.name, "provider_id": provider.id.to_string()}),
-        );
-        Ok(LoginSuccess { session, cookie })
+        let audit = json!({"provider": provider.name, "provider_id": provider.id.to_string()});
+        self.start_session(issuer, user, metadata, "fed", audit).await
     }
 }

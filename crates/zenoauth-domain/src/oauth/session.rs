@@ -112,6 +112,22 @@ impl OpenIdProvider {
         if self.hasher.needs_rehash(&hash) {
             self.rehash(&user, &password).await?;
         }
+        Ok(self.start_session(issuer, &user, metadata, "pwd", json!({})).await?)
+    }
+
+    /// Starts a session for `user`, authenticated by `amr` (`pwd`, `fed`), and
+    /// audits the login with `audit_details` added. When the organization's
+    /// MFA policy still asks for a second factor the session is a short
+    /// pending one that `current_session` refuses (crate::mfa).
+    pub(super) async fn start_session(
+        &self,
+        issuer: &Issuer,
+        user: &User,
+        metadata: Json,
+        amr: &str,
+        audit_details: Json,
+    ) -> Result<LoginSuccess, Error> {
+        let organization = issuer.organization.id;
         let settings =
             OrganizationSettings::from_organization(&issuer.organization).unwrap_or_else(|_| OrganizationSettings {
                 session_absolute_lifetime: time::Duration::hours(10),
@@ -133,7 +149,7 @@ impl OpenIdProvider {
         let pending = crate::mfa::pending_after_password(mfa_policy, has_factor);
         let mut expires_at = now + settings.session_absolute_lifetime;
         if let Some(object) = metadata.as_object_mut() {
-            object.insert("amr".to_owned(), json!(["pwd"]));
+            object.insert("amr".to_owned(), json!([amr]));
             if let Some(pending) = pending {
                 object.insert(crate::mfa::PENDING_KEY.to_owned(), json!(pending.as_str()));
                 object.insert("session_lifetime".to_owned(), json!(settings.session_absolute_lifetime.whole_seconds()));
@@ -152,12 +168,16 @@ impl OpenIdProvider {
             metadata,
         };
         self.stores.sessions.create(&session).await?;
+        let mut details = json!({"session_id": session.id.to_string(), "email": user.email.as_str()});
+        if let (Some(details), Some(extra)) = (details.as_object_mut(), audit_details.as_object()) {
+            details.extend(extra.clone());
+        }
         self.emit(
             organization,
             event_types::LOGIN_SUCCEEDED,
             Some(user.id.to_string()),
             Some(user.id.to_string()),
-            json!({"session_id": session.id.to_string(), "email": user.email.as_str()}),
+            details,
         );
         Ok(LoginSuccess { session, cookie })
     }
