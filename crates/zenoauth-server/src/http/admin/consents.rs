@@ -10,13 +10,14 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use zenoauth_domain::ids::ApplicationId;
-use zenoauth_domain::model::{Consent, Organization, User};
+use zenoauth_domain::model::Consent;
 use zenoauth_domain::oauth::Issuer;
 
 use super::auth::Admin;
 use super::common::{path_id, timestamp, Page};
 use super::error::AdminError;
 use super::record;
+use super::users::find_user;
 use crate::http::oidc::flow::provider;
 use crate::http::AppState;
 
@@ -42,17 +43,6 @@ impl From<&Consent> for ConsentDto {
             granted_at: timestamp(consent.granted_at),
         }
     }
-}
-
-async fn find_user(
-    state: &AppState,
-    admin: &Admin,
-    org_id: &str,
-    user_id: &str,
-) -> Result<(Organization, User), AdminError> {
-    let organization = admin.organization(state, path_id(org_id)?).await?;
-    let user = state.stores.users.get(organization.id, path_id(user_id)?).await?;
-    Ok((organization, user))
 }
 
 /// The user's consents, in application id order.

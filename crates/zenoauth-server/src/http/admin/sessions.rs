@@ -9,12 +9,13 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 use utoipa::ToSchema;
 use zenoauth_domain::ids::SessionId;
-use zenoauth_domain::model::{Organization, Session, User};
+use zenoauth_domain::model::Session;
 
 use super::auth::Admin;
 use super::common::{path_id, timestamp, Page};
 use super::error::AdminError;
 use super::record;
+use super::users::find_user;
 use crate::http::AppState;
 
 /// A login session at the hosted pages (never its cookie).
@@ -45,17 +46,6 @@ impl From<&Session> for SessionDto {
             metadata: session.metadata.clone(),
         }
     }
-}
-
-async fn find_user(
-    state: &AppState,
-    admin: &Admin,
-    org_id: &str,
-    user_id: &str,
-) -> Result<(Organization, User), AdminError> {
-    let organization = admin.organization(state, path_id(org_id)?).await?;
-    let user = state.stores.users.get(organization.id, path_id(user_id)?).await?;
-    Ok((organization, user))
 }
 
 /// The user's unexpired sessions, oldest first.

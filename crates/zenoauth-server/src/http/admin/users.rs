@@ -141,7 +141,9 @@ fn user_query(query: &UserListQuery) -> Result<UserQuery, AdminError> {
     Ok(UserQuery { email_prefix, profile_attribute })
 }
 
-async fn find(
+/// The user `user_id` of the organization `org_id`, as the admin may see it
+/// (404 for anything outside the admin's reach).
+pub(super) async fn find_user(
     state: &AppState,
     admin: &Admin,
     org_id: &str,
@@ -165,7 +167,7 @@ async fn change_user(
     user_id: &str,
     change: impl FnMut(&mut User) -> bool,
 ) -> Result<(Organization, User, bool), AdminError> {
-    let (organization, user) = find(state, admin, org_id, user_id).await?;
+    let (organization, user) = find_user(state, admin, org_id, user_id).await?;
     let (user, changed) =
         zenoauth_domain::users::change_user(state.stores.users.as_ref(), state.services.clock.as_ref(), user, change)
             .await?;
@@ -266,7 +268,7 @@ pub async fn read(
     admin: Admin,
     Path((org_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, AdminError> {
-    let (_, user) = find(&state, &admin, &org_id, &user_id).await?;
+    let (_, user) = find_user(&state, &admin, &org_id, &user_id).await?;
     Ok(with_etag(UserDto::from(&user)))
 }
 
@@ -284,7 +286,7 @@ pub async fn update(
     headers: HeaderMap,
     AdminJson(body): AdminJson<UpdateUser>,
 ) -> Result<Response, AdminError> {
-    let (organization, mut user) = find(&state, &admin, &org_id, &user_id).await?;
+    let (organization, mut user) = find_user(&state, &admin, &org_id, &user_id).await?;
     check_if_match(&headers, &etag_of(&UserDto::from(&user)))?;
     if let Some(email) = &body.email {
         let email = Email::parse(email)?;
@@ -382,7 +384,7 @@ pub async fn set_password(
     Path((org_id, user_id)): Path<(String, String)>,
     AdminJson(body): AdminJson<SetPassword>,
 ) -> Result<Response, AdminError> {
-    let (organization, user) = find(&state, &admin, &org_id, &user_id).await?;
+    let (organization, user) = find_user(&state, &admin, &org_id, &user_id).await?;
     let set = zenoauth_domain::users::set_password(
         &state.stores,
         state.services.hasher.as_ref(),
@@ -408,7 +410,7 @@ pub async fn send_verification(
     admin: Admin,
     Path((org_id, user_id)): Path<(String, String)>,
 ) -> Result<Response, AdminError> {
-    let (organization, user) = find(&state, &admin, &org_id, &user_id).await?;
+    let (organization, user) = find_user(&state, &admin, &org_id, &user_id).await?;
     crate::http::account::send_link(
         &state,
         &organization,
