@@ -28,6 +28,17 @@ bench:
 bench-smoke:
     BENCH_DURATION=1 BENCH_OUT=- scripts/bench
 
+# The benchmark with 10,000 organizations provisioned; writes its own section of
+# docs/benchmarks.md, compared with the one `just bench` wrote (run that first).
+bench-orgs:
+    BENCH_ORGS=10000 scripts/bench
+
+# The login-flood benchmark: 200 concurrent wrong-password logins against one
+# account and against 200, with introspection latency and peak RSS measured
+# alongside; writes its section of docs/benchmarks.md (see scripts/bench-login-flood).
+bench-login-flood:
+    scripts/bench-login-flood
+
 # Regenerate docs/openapi.json from the code.
 openapi:
     cargo run -q -- openapi > docs/openapi.json

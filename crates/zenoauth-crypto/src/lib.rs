@@ -7,7 +7,8 @@
 //! ([`KeyEncryptionKey`], AES-256-GCM), and JWS signing and verification with
 //! EdDSA, ES256 and RS256 ([`JwsSigner`]), and the key material of second
 //! factors ([`CryptoMfa`]: TOTP codes with totp-rs, TOTP secrets sealed under
-//! the key-encryption key, recovery codes). Backends: ed25519-dalek for Ed25519,
+//! the key-encryption key, recovery codes), and WebAuthn passkey ceremonies
+//! ([`WebauthnPasskeys`], with webauthn-rs). Backends: ed25519-dalek for Ed25519,
 //! aws-lc-rs for everything else, argon2 for passwords. It implements the
 //! domain's `RandomSource`, `PasswordHasher`, `TokenSigner` and `TokenVerifier`
 //! ports and knows nothing of HTTP or storage.
@@ -20,6 +21,7 @@ mod oauth;
 mod password;
 mod random;
 mod secrets;
+mod webauthn;
 
 pub use federation::CryptoFederation;
 pub use jws::{JwsSigner, MAX_TOKEN_BYTES};
@@ -32,3 +34,4 @@ pub use secrets::{
     constant_time_eq, digest_secret, is_valid_pkce_s256_challenge, is_valid_pkce_verifier, issue_secret,
     pkce_s256_challenge, verify_pkce_s256, IssuedSecret, SecretPrefix, SECRET_RANDOM_BYTES,
 };
+pub use webauthn::WebauthnPasskeys;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::phc::PasswordHash as PhcHash;
@@ -78,6 +79,8 @@ pub struct Argon2Hasher {
     permits: Arc<Semaphore>,
     max_concurrent: usize,
     random: Arc<dyn RandomSource>,
+    /// Argon2 computations finished (hash, verify and dummy verify alike).
+    computed: Arc<AtomicU64>,
     /// A PHC string with the current parameters and random salt and output:
     /// verifying against it costs what a real verify costs and never succeeds.
     dummy_hash: PasswordHash,
@@ -108,6 +111,7 @@ impl Argon2Hasher {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
             random,
+            computed: Arc::new(AtomicU64::new(0)),
             dummy_hash,
         })
     }
@@ -125,6 +129,13 @@ impl Argon2Hasher {
 
     pub fn max_concurrent(&self) -> usize {
         self.max_concurrent
+    }
+
+    /// How many Argon2 computations (hash, verify, dummy verify) have
+    /// finished since start: every login attempt that reaches the hasher
+    /// costs exactly one, whether or not the account exists.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
     }
 
     /// Burns the time (and memory) of one real verify and always fails: call
@@ -163,9 +174,11 @@ impl Argon2Hasher {
     /// Runs `work` on the blocking pool once a permit is free.
     async fn run_blocking<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
         let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(Error::unavailable)?;
+        let computed = Arc::clone(&self.computed);
         tokio::task::spawn_blocking(move || {
             let result = work();
             drop(permit);
+            computed.fetch_add(1, Ordering::Relaxed);
             result
         })
         .await

@@ -486,6 +486,66 @@ pub trait MfaStore: Send + Sync {
     async fn delete_for_user(&self, organization: OrganizationId, user: UserId) -> Result<bool>;
 }
 
+/// WebAuthn passkeys ([`crate::mfa::passkeys`]): credentials per user,
+/// unique by credential ID within an organization, and ceremonies in flight
+/// (single use, expiring). Deleting the user or organization deletes them.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// `Conflict("passkey_credential")` when the credential ID is registered
+    /// in the organization already; `NotFound("user")` without such a user.
+    async fn create_credential(&self, credential: &crate::mfa::passkeys::PasskeyCredential) -> Result<()>;
+    /// The user's passkeys, oldest first.
+    async fn list_credentials(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Vec<crate::mfa::passkeys::PasskeyCredential>>;
+    /// The passkey with this credential ID in the organization.
+    async fn find_credential(
+        &self,
+        organization: OrganizationId,
+        credential_id: &[u8],
+    ) -> Result<Option<crate::mfa::passkeys::PasskeyCredential>>;
+    /// Records a use: the updated record, counter and backup state, and
+    /// `last_used_at` — as a compare-and-swap on the counter: only when the
+    /// stored `sign_count` is below the new one, or the new one is 0 (an
+    /// authenticator without a counter). `Ok(false)` when there is no such
+    /// passkey or the counter did not advance (a concurrent assertion with
+    /// the same or a later counter got there first: a possible clone).
+    async fn record_use(
+        &self,
+        organization: OrganizationId,
+        id: Uuid,
+        passkey: &serde_json::Value,
+        sign_count: u32,
+        backup_state: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// `Ok(false)` when the user has no such passkey.
+    async fn rename_credential(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        id: Uuid,
+        name: &crate::mfa::passkeys::PasskeyName,
+    ) -> Result<bool>;
+    /// `Ok(false)` when the user has no such passkey.
+    async fn delete_credential(&self, organization: OrganizationId, user: UserId, id: Uuid) -> Result<bool>;
+    /// `NotFound("organization")` when the organization does not exist.
+    async fn put_ceremony(&self, ceremony: &crate::mfa::passkeys::PasskeyCeremony) -> Result<()>;
+    /// Removes and returns the ceremony with this handle digest if it has
+    /// not expired by `now` (an expired one is removed too). Of concurrent
+    /// callers, at most one gets it.
+    async fn take_ceremony(
+        &self,
+        organization: OrganizationId,
+        handle_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::mfa::passkeys::PasskeyCeremony>>;
+    /// Housekeeping across all organizations: deletes ceremonies expired by `now`.
+    async fn delete_expired_ceremonies(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
 /// Upstream identity providers, linked identities and logins in flight
 /// ([`crate::federation`]). Deleting the organization deletes them all;
 /// deleting a provider deletes its links and logins; deleting a user deletes
@@ -522,6 +582,26 @@ pub trait FederationStore: Send + Sync {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Vec<crate::federation::FederatedIdentity>>;
+    /// Removes the link (provider, subject) if it belongs to `user`;
+    /// `Ok(false)` when there was no such link of this user.
+    async fn delete_identity(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        provider: Uuid,
+        subject: &str,
+    ) -> Result<bool>;
+    /// `NotFound("identity_provider")` or `NotFound("user")`.
+    async fn put_pending_link(&self, link: &crate::federation::PendingLink) -> Result<()>;
+    /// Removes and returns the pending link with this token digest if it has
+    /// not expired by `now` (an expired one is removed too). Of concurrent
+    /// callers, at most one gets it.
+    async fn take_pending_link(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::federation::PendingLink>>;
     /// `NotFound("identity_provider")` when the provider does not exist.
     async fn put_login(&self, login: &crate::federation::FederationLogin) -> Result<()>;
     /// Removes and returns the login with this state digest if it has not
@@ -533,6 +613,24 @@ pub trait FederationStore: Send + Sync {
         state_digest: &SecretDigest,
         now: OffsetDateTime,
     ) -> Result<Option<crate::federation::FederationLogin>>;
+    /// Removes the link (provider, subject) of `user` unless it is the
+    /// user's only link, as one atomic step: of two concurrent removals of a
+    /// user's last two links, one is refused.
+    async fn delete_identity_unless_last(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        provider: Uuid,
+        subject: &str,
+    ) -> Result<crate::federation::IdentityDeletion>;
+    /// Whether any local user is linked to the provider.
+    async fn provider_has_identities(&self, organization: OrganizationId, provider: Uuid) -> Result<bool>;
+    /// Deletes the pending links of every organization that expired by
+    /// `now` (housekeeping); how many.
+    async fn delete_expired_pending_links(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Deletes the upstream logins of every organization that expired by
+    /// `now` (housekeeping); how many.
+    async fn delete_expired_logins(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
 /// Seals upstream client secrets at rest (adapter: `zenoauth-crypto`, with
@@ -663,6 +761,7 @@ pub struct Stores {
     pub mail_outbox: std::sync::Arc<dyn MailOutbox>,
     pub account_tokens: std::sync::Arc<dyn AccountTokenStore>,
     pub mfa: std::sync::Arc<dyn MfaStore>,
+    pub passkeys: std::sync::Arc<dyn PasskeyStore>,
     pub federation: std::sync::Arc<dyn FederationStore>,
 }
 

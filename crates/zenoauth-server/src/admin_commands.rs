@@ -232,13 +232,14 @@ pub enum AdminCommand {
     User(UserCommand),
     App(AppCommand),
     Role(RoleCommand),
+    Idp(crate::idp_commands::IdpCommand),
 }
 
 /// The opened database and services a command works with.
-struct Workspace {
-    stores: Stores,
-    services: Services,
-    ids: IdGenerator,
+pub(crate) struct Workspace {
+    pub(crate) stores: Stores,
+    pub(crate) services: Services,
+    pub(crate) ids: IdGenerator,
 }
 
 /// Runs an admin command and prints its lines.
@@ -255,6 +256,7 @@ pub async fn run(config: Config, command: AdminCommand) -> Result<(), Failure> {
         AdminCommand::User(command) => user(&context, command).await?,
         AdminCommand::App(command) => app(&context, command).await?,
         AdminCommand::Role(command) => role(&context, command).await?,
+        AdminCommand::Idp(command) => crate::idp_commands::run(&context, command).await?,
     };
     let mut stdout = std::io::stdout().lock();
     for line in lines {
@@ -267,7 +269,7 @@ fn invalid(what: &str, error: zenoauth_domain::ValidationError) -> Failure {
     Failure::from(anyhow!("{what}: {}", error.reason))
 }
 
-async fn organization(context: &Workspace, slug: &str) -> Result<Organization, Failure> {
+pub(crate) async fn organization(context: &Workspace, slug: &str) -> Result<Organization, Failure> {
     let parsed = Slug::parse(slug).map_err(|error| invalid("--org", error))?;
     context
         .stores

@@ -55,6 +55,9 @@ pub enum Command {
     /// Manage an organization's roles and their assignment.
     #[command(subcommand)]
     Role(crate::admin_commands::RoleCommand),
+    /// Manage an organization's upstream identity providers (federation).
+    #[command(subcommand)]
+    Idp(crate::idp_commands::IdpCommand),
 }
 
 /// Why a command failed: the exit code and one line for the operator.
@@ -118,6 +121,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(command) => crate::admin_commands::run(config, AdminCommand::User(command)).await,
         Command::App(command) => crate::admin_commands::run(config, AdminCommand::App(command)).await,
         Command::Role(command) => crate::admin_commands::run(config, AdminCommand::Role(command)).await,
+        Command::Idp(command) => crate::admin_commands::run(config, AdminCommand::Idp(command)).await,
     }
 }
 
@@ -204,18 +208,22 @@ async fn serve(config: Config) -> Result<(), Failure> {
     tracing::info!(public_url = %public_url, "ZenoAuth {} starting", env!("CARGO_PKG_VERSION"));
     let limits =
         HttpLimits { request_timeout: config.server.request_timeout, max_body_bytes: config.server.max_body_bytes };
+    // The key-maintenance pass reads around the caches (key_maintenance::SweepKeys).
+    let uncached_signing_keys = database.stores().signing_keys;
     let state = AppState::new(stores, Arc::new(database), services, public_url)
         .with_limits(limits)
         .with_key_policy(config.keys.policy)
-        .with_security(config.security)
-        .with_mail(config.mail.clone());
+        .with_security(config.security.clone())
+        .with_mail(config.mail.clone())
+        .with_upstream_timeout(config.federation.upstream_timeout);
     // The outbox sender (issue 5): without SMTP it logs a warning and leaves mail queued.
     let _stop_mail = AbortOnDrop(state.mail_worker().context("cannot set up outgoing mail")?.spawn());
     // Only this process's caches: a second `set` cannot happen.
     let _ = state.metrics.caches.set(cached);
     let audit = state.security.audit.clone();
+    let sweep_keys = crate::key_maintenance::SweepKeys::new(uncached_signing_keys, state.stores.signing_keys.clone());
     let maintenance = tokio::spawn(crate::key_maintenance::run_forever(
-        state.key_ring(),
+        state.key_ring_over(Arc::new(sweep_keys)),
         state.stores.organizations.clone(),
         crate::key_maintenance::CHECK_INTERVAL,
     ));
@@ -225,6 +233,17 @@ async fn serve(config: Config) -> Result<(), Failure> {
         state.services.clock.clone(),
         http::security::LOGIN_ATTEMPTS_HOUSEKEEPING_INTERVAL,
     )));
+    let _stop_ceremonies = AbortOnDrop(tokio::spawn(http::mfa::passkeys::forget_expired_ceremonies(
+        state.stores.passkeys.clone(),
+        state.services.clock.clone(),
+        http::mfa::passkeys::CEREMONY_HOUSEKEEPING_INTERVAL,
+    )));
+    let _stop_federation_housekeeping =
+        AbortOnDrop(tokio::spawn(http::oidc::federation::forget_expired_federation_state(
+            state.stores.federation.clone(),
+            state.services.clock.clone(),
+            http::oidc::federation::FEDERATION_HOUSEKEEPING_INTERVAL,
+        )));
     let _stop_reloading = tls.as_ref().map(|(_, certificate)| {
         AbortOnDrop(tokio::spawn(certificate.clone().watch(http::security::tls::RELOAD_CHECK_INTERVAL)))
     });

@@ -116,6 +116,10 @@ settings! {
         "Logins that may wait for a password hash beyond those running; more are answered 503 with Retry-After.";
     SECURITY_AUDIT_BUFFER = "security.audit_buffer_events", ["ZENOAUTH_AUDIT_BUFFER_EVENTS"], "10000",
         "Audit events held in memory while the database is slow or down; beyond it events are dropped, counted and logged.";
+    SECURITY_TRUSTED_PROXIES = "security.trusted_proxies", ["ZENOAUTH_TRUSTED_PROXIES"], "",
+        "Reverse proxies (IPs or CIDR ranges; comma-separated in the variable; /0 is refused) whose forwarding header names the client. Empty: the TCP peer is the client.";
+    SECURITY_FORWARDED_HEADER = "security.forwarded_header", ["ZENOAUTH_FORWARDED_HEADER"], "x-forwarded-for",
+        "The header the trusted proxies append, and the only one read: x-forwarded-for or forwarded (RFC 7239). The proxy must overwrite or append to it; the other header is ignored.";
     CACHE_ENABLED = "cache.enabled", ["ZENOAUTH_CACHE_ENABLED"], "true",
         "Serve organizations, applications, signing keys, sessions, revocation checks and roles from memory caches.";
     CACHE_TTL = "cache.ttl_seconds", ["ZENOAUTH_CACHE_TTL_SECONDS"], "60",
@@ -142,6 +146,9 @@ settings! {
         "Lifetime of password-reset links.";
     MAIL_INVITATION_LINK = "mail.invitation_link_seconds", ["ZENOAUTH_INVITATION_LINK_SECONDS"], "604800",
         "Lifetime of invitation (set-password) links.";
+    FEDERATION_UPSTREAM_TIMEOUT = "federation.upstream_timeout_seconds",
+        ["ZENOAUTH_FEDERATION_UPSTREAM_TIMEOUT_SECONDS"], "10",
+        "Longest wait (1 to 120) for one request to an upstream identity provider; slower answers end the login with upstream_timeout.";
     LOG_FORMAT = "log.format", ["ZENOAUTH_LOG_FORMAT"], "auto",
         "auto (JSON when stdout is not a terminal), json or text.";
     LOG_FILTER = "log.filter", ["ZENOAUTH_LOG"], "info",
@@ -202,6 +209,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub mail: RawMail,
     #[serde(default)]
+    pub federation: RawFederation,
+    #[serde(default)]
     pub log: RawLog,
 }
 
@@ -219,6 +228,12 @@ pub struct RawMail {
     pub verification_link_seconds: Option<u64>,
     pub reset_link_seconds: Option<u64>,
     pub invitation_link_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFederation {
+    pub upstream_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -241,6 +256,8 @@ pub struct RawSecurity {
     pub header_read_timeout_seconds: Option<u64>,
     pub max_queued_password_hashes: Option<u64>,
     pub audit_buffer_events: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub forwarded_header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -312,7 +329,15 @@ pub struct Config {
     pub cache: zenoauth_store_cache::CacheSettings,
     /// Outgoing mail and account-link lifetimes (issue 5).
     pub mail: crate::mail::MailSettings,
+    pub federation: FederationConfig,
     pub log: LogConfig,
+}
+
+/// Talking to upstream identity providers (issue 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FederationConfig {
+    /// The bound on one whole upstream request.
+    pub upstream_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -584,9 +609,16 @@ impl Config {
         let security = security_config(raw.security, env)?;
         let cache = cache_config(raw.cache, env)?;
         let mail = mail_config(raw.mail, env)?;
+        let federation = federation_config(raw.federation, env)?;
         let log = log_config(raw.log, env)?;
-        Ok(Self { server, database, keys, passwords, bootstrap, security, cache, mail, log })
+        Ok(Self { server, database, keys, passwords, bootstrap, security, cache, mail, federation, log })
     }
+}
+
+fn federation_config(raw: RawFederation, env: EnvLookup<'_>) -> Result<FederationConfig, ConfigError> {
+    let timeout = parse_number(&FEDERATION_UPSTREAM_TIMEOUT, env, raw.upstream_timeout_seconds)?;
+    let timeout = in_range(&FEDERATION_UPSTREAM_TIMEOUT, env, timeout, 10, 1..=120)?;
+    Ok(FederationConfig { upstream_timeout: Duration::from_secs(timeout) })
 }
 
 fn server_config(raw: RawServer, env: EnvLookup<'_>) -> Result<ServerConfig, ConfigError> {
@@ -832,7 +864,23 @@ fn security_config(
     let rate = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
     let size = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
     let defaults = crate::http::security::SecuritySettings::default();
+    let trusted_proxies = match from_env(&SECURITY_TRUSTED_PROXIES, env) {
+        Some((name, text)) => crate::http::security::client_ip::TrustedProxies::parse_list(&text)
+            .map_err(|reason| ConfigError::invalid(&SECURITY_TRUSTED_PROXIES, Some(name), reason))?,
+        None => crate::http::security::client_ip::TrustedProxies::parse_entries(
+            raw.trusted_proxies.iter().flatten().map(String::as_str),
+        )
+        .map_err(|reason| ConfigError::invalid(&SECURITY_TRUSTED_PROXIES, None, reason))?,
+    };
+    let (header_env, header) = pick_string(&SECURITY_FORWARDED_HEADER, env, raw.forwarded_header);
+    let forwarded_header = match header {
+        Some(text) => crate::http::security::client_ip::ForwardedHeader::parse(&text)
+            .map_err(|reason| ConfigError::invalid(&SECURITY_FORWARDED_HEADER, header_env, reason))?,
+        None => defaults.forwarded_header,
+    };
     Ok(crate::http::security::SecuritySettings {
+        trusted_proxies,
+        forwarded_header,
         rate_limits: RateLimits {
             ip_per_second: rate(number(&SECURITY_RATE_IP, raw.rate_limit_ip_per_second, 0..=1_000_000)?),
             ip_burst: rate(number(&SECURITY_RATE_IP_BURST, raw.rate_limit_ip_burst, 1..=1_000_000)?),
@@ -922,6 +970,26 @@ mod tests {
         assert!(config.bootstrap.admin_password.is_none());
         assert_eq!(config.log.format, LogFormat::Auto);
         assert_eq!(config.log.filter, "info");
+    }
+
+    #[test]
+    fn upstream_timeout_defaults_to_ten_seconds_within_one_to_a_hundred_and_twenty() {
+        assert_eq!(load(&[]).unwrap().federation.upstream_timeout, Duration::from_secs(10));
+        let variable = "ZENOAUTH_FEDERATION_UPSTREAM_TIMEOUT_SECONDS";
+        assert_eq!(load(&[(variable, "1")]).unwrap().federation.upstream_timeout, Duration::from_secs(1));
+        assert_eq!(load(&[(variable, "120")]).unwrap().federation.upstream_timeout, Duration::from_secs(120));
+        assert_eq!(
+            error(&[(variable, "0")]),
+            "invalid setting federation.upstream_timeout_seconds (ZENOAUTH_FEDERATION_UPSTREAM_TIMEOUT_SECONDS): \
+             0 is out of range (1 to 120)"
+        );
+        assert!(error(&[(variable, "121")]).contains("out of range"));
+        assert!(error(&[(variable, "soon")]).contains("is not a whole number"));
+        let raw = RawConfig::from_toml("[federation]\nupstream_timeout_seconds = 3\n", Path::new("z.toml")).unwrap();
+        let config = Config::from_raw(raw, &|_| None).unwrap();
+        assert_eq!(config.federation.upstream_timeout, Duration::from_secs(3));
+        let unknown = RawConfig::from_toml("[federation]\ntimeout = 3\n", Path::new("z.toml"));
+        assert!(unknown.is_err(), "unknown keys are refused");
     }
 
     #[test]
@@ -1096,6 +1164,48 @@ mod tests {
             Config::from_raw(raw, &|name| (name == "ZENOAUTH_BIND").then(|| "127.0.0.1:9001".to_owned())).unwrap();
         assert_eq!(config.server.bind.port(), 9001);
         assert_eq!(config.server.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_as_a_list_or_the_environment_comma_separated() {
+        assert!(load(&[]).unwrap().security.trusted_proxies.is_empty());
+        let config = load(&[("ZENOAUTH_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::1")]).unwrap();
+        assert_eq!(config.security.trusted_proxies.ranges().len(), 3);
+        assert!(config.security.trusted_proxies.is_trusted("10.1.2.3".parse().unwrap()));
+        let raw = RawConfig::from_toml("[security]\ntrusted_proxies = [\"fd00::/8\"]\n", Path::new("t.toml")).unwrap();
+        let config = Config::from_raw(raw, &|_| None).unwrap();
+        assert!(config.security.trusted_proxies.is_trusted("fd00::1".parse().unwrap()));
+        assert_eq!(
+            error(&[("ZENOAUTH_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")]),
+            r#"invalid setting security.trusted_proxies (ZENOAUTH_TRUSTED_PROXIES): "proxy.internal" is not an IP address or CIDR range"#
+        );
+        let raw =
+            RawConfig::from_toml("[security]\ntrusted_proxies = [\"10.0.0.0/40\"]\n", Path::new("t.toml")).unwrap();
+        let message = Config::from_raw(raw, &|_| None).unwrap_err().to_string();
+        assert!(
+            message.starts_with("invalid setting security.trusted_proxies (ZENOAUTH_TRUSTED_PROXIES)"),
+            "{message}"
+        );
+        // Trusting every address is refused, with one line naming the entry.
+        for everything in ["0.0.0.0/0", "10.0.0.0/8,::/0"] {
+            let message = error(&[("ZENOAUTH_TRUSTED_PROXIES", everything)]);
+            assert!(message.starts_with("invalid setting security.trusted_proxies (ZENOAUTH_TRUSTED_PROXIES): "));
+            assert!(message.contains("/0\" would trust every address") && !message.contains('\n'), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_forwarded_header_is_one_of_two_and_defaults_to_x_forwarded_for() {
+        use crate::http::security::client_ip::ForwardedHeader;
+        assert_eq!(load(&[]).unwrap().security.forwarded_header, ForwardedHeader::XForwardedFor);
+        let config = load(&[("ZENOAUTH_FORWARDED_HEADER", "Forwarded")]).unwrap();
+        assert_eq!(config.security.forwarded_header, ForwardedHeader::Forwarded);
+        let raw = RawConfig::from_toml("[security]\nforwarded_header = \"forwarded\"\n", Path::new("t.toml")).unwrap();
+        assert_eq!(Config::from_raw(raw, &|_| None).unwrap().security.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(
+            error(&[("ZENOAUTH_FORWARDED_HEADER", "both")]),
+            r#"invalid setting security.forwarded_header (ZENOAUTH_FORWARDED_HEADER): "both" is not x-forwarded-for or forwarded"#
+        );
     }
 
     #[test]

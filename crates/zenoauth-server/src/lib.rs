@@ -15,6 +15,7 @@ pub mod config;
 pub mod database;
 pub mod federation;
 pub mod http;
+pub mod idp_commands;
 pub mod key_commands;
 pub mod key_maintenance;
 pub mod keys;

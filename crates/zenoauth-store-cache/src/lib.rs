@@ -60,7 +60,8 @@ impl CachedStores {
                 caches: caches.clone(),
             }),
             // Not cached: authorization codes, refresh tokens, consents,
-            // client assertions, audit, login attempts, and any port added later.
+            // client assertions, audit, login attempts, passkeys (counters and
+            // single-use ceremonies must be read fresh), and any port added later.
             ..inner
         };
         Self { stores, caches }

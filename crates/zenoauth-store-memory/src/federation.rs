@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use zenoauth_domain::federation::{FederatedIdentity, FederationLogin, IdentityProvider};
+use zenoauth_domain::federation::{
+    FederatedIdentity, FederationLogin, IdentityDeletion, IdentityProvider, PendingLink,
+};
 use zenoauth_domain::ids::{OrganizationId, UserId};
 use zenoauth_domain::ports::FederationStore;
 use zenoauth_domain::values::SecretDigest;
@@ -62,6 +64,29 @@ impl FederationStore for MemoryFederationStore {
         self.database.call(|state| Ok(state.federation_identities_of_user(organization, user))).await
     }
 
+    async fn delete_identity(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        provider: Uuid,
+        subject: &str,
+    ) -> Result<bool> {
+        self.database.call(|state| Ok(state.federation_delete_identity(organization, user, provider, subject))).await
+    }
+
+    async fn put_pending_link(&self, link: &PendingLink) -> Result<()> {
+        self.database.call(|state| state.federation_put_pending_link(link)).await
+    }
+
+    async fn take_pending_link(
+        &self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<PendingLink>> {
+        self.database.call(|state| Ok(state.federation_take_pending_link(organization, token_digest, now))).await
+    }
+
     async fn put_login(&self, login: &FederationLogin) -> Result<()> {
         self.database.call(|state| state.federation_put_login(login)).await
     }
@@ -73,5 +98,29 @@ impl FederationStore for MemoryFederationStore {
         now: OffsetDateTime,
     ) -> Result<Option<FederationLogin>> {
         self.database.call(|state| Ok(state.federation_take_login(organization, state_digest, now))).await
+    }
+
+    async fn delete_identity_unless_last(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        provider: Uuid,
+        subject: &str,
+    ) -> Result<IdentityDeletion> {
+        self.database
+            .call(|state| Ok(state.federation_delete_identity_unless_last(organization, user, provider, subject)))
+            .await
+    }
+
+    async fn provider_has_identities(&self, organization: OrganizationId, provider: Uuid) -> Result<bool> {
+        self.database.call(|state| Ok(state.federation_provider_has_identities(organization, provider))).await
+    }
+
+    async fn delete_expired_pending_links(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.federation_delete_expired_pending_links(now))).await
+    }
+
+    async fn delete_expired_logins(&self, now: OffsetDateTime) -> Result<u64> {
+        self.database.call(|state| Ok(state.federation_delete_expired_logins(now))).await
     }
 }

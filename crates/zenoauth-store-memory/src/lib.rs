@@ -10,6 +10,7 @@ mod faults;
 mod federation;
 mod login_attempts;
 mod mfa;
+mod passkeys;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,6 +29,7 @@ pub use faults::{Faults, InjectedFault};
 pub use federation::MemoryFederationStore;
 pub use login_attempts::MemoryLoginAttemptStore;
 pub use mfa::MemoryMfaStore;
+pub use passkeys::MemoryPasskeyStore;
 
 use state::State;
 
@@ -69,6 +71,7 @@ impl MemoryDatabase {
             mail_outbox: Arc::new(MemoryMailOutbox::new(self.clone())),
             account_tokens: Arc::new(MemoryAccountTokenStore::new(self.clone())),
             mfa: Arc::new(MemoryMfaStore::new(self.clone())),
+            passkeys: Arc::new(MemoryPasskeyStore::new(self.clone())),
             federation: Arc::new(MemoryFederationStore::new(self.clone())),
         }
     }

@@ -24,6 +24,7 @@ mod email;
 mod federation;
 mod login_attempts;
 mod mfa;
+mod passkeys;
 mod roles;
 
 #[derive(Debug, Default)]
@@ -50,12 +51,15 @@ pub(crate) struct State {
     account_tokens: HashMap<SecretDigest, zenoauth_domain::email::AccountToken>,
     totp_credentials: HashMap<(OrganizationId, UserId), zenoauth_domain::mfa::TotpCredential>,
     recovery_codes: HashMap<(OrganizationId, UserId), mfa::RecoveryCodes>,
+    passkeys: BTreeMap<Uuid, zenoauth_domain::mfa::passkeys::PasskeyCredential>,
+    passkey_ceremonies: HashMap<SecretDigest, zenoauth_domain::mfa::passkeys::PasskeyCeremony>,
     /// The access token minted from a code: (jti, expires_at).
     code_access_tokens: HashMap<AuthorizationCodeId, (String, OffsetDateTime)>,
     identity_providers: BTreeMap<Uuid, zenoauth_domain::federation::IdentityProvider>,
     /// Linked identities by (organization, provider, subject).
     federated_identities: BTreeMap<(OrganizationId, Uuid, String), zenoauth_domain::federation::FederatedIdentity>,
     federation_logins: HashMap<SecretDigest, zenoauth_domain::federation::FederationLogin>,
+    federation_pending_links: HashMap<SecretDigest, zenoauth_domain::federation::PendingLink>,
 }
 
 /// The ids of a keyset page: strictly after `page.after()`.
@@ -177,9 +181,12 @@ impl State {
         self.account_tokens.retain(|_, token| token.organization_id != id);
         self.totp_credentials.retain(|(organization, _), _| *organization != id);
         self.recovery_codes.retain(|(organization, _), _| *organization != id);
+        self.passkeys.retain(|_, passkey| passkey.organization_id != id);
+        self.passkey_ceremonies.retain(|_, ceremony| ceremony.organization_id != id);
         self.identity_providers.retain(|_, provider| provider.organization_id != id);
         self.federated_identities.retain(|(organization, _, _), _| *organization != id);
         self.federation_logins.retain(|_, login| login.organization_id != id);
+        self.federation_pending_links.retain(|_, link| link.organization_id != id);
         Ok(())
     }
 
@@ -247,7 +254,10 @@ impl State {
         self.account_tokens.retain(|_, token| token.user_id != id);
         self.totp_credentials.retain(|(_, user), _| *user != id);
         self.recovery_codes.retain(|(_, user), _| *user != id);
+        self.passkeys.retain(|_, passkey| passkey.user_id != id);
+        self.passkey_ceremonies.retain(|_, ceremony| ceremony.user_id != Some(id));
         self.federated_identities.retain(|_, identity| identity.user_id != id);
+        self.federation_pending_links.retain(|_, link| link.user_id != id);
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod invalidation;
 mod login_attempts;
 mod mfa;
 mod organizations;
+mod passkeys;
 mod refresh_tokens;
 mod revocations;
 mod roles;
@@ -138,6 +139,7 @@ impl PgDatabase {
             mail_outbox: Arc::new(email::PgMailOutbox::new(pool.clone())),
             account_tokens: Arc::new(email::PgAccountTokenStore::new(pool.clone())),
             mfa: Arc::new(mfa::PgMfaStore::new(pool.clone())),
+            passkeys: Arc::new(passkeys::PgPasskeyStore::new(pool.clone())),
             federation: Arc::new(federation::PgFederationStore::new(pool.clone())),
         }
     }

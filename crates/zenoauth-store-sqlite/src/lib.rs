@@ -25,6 +25,7 @@ mod federation;
 mod login_attempts;
 mod mfa;
 mod organizations;
+mod passkeys;
 mod refresh_tokens;
 mod revocations;
 mod roles;
@@ -133,6 +134,7 @@ impl SqliteDatabase {
             mail_outbox: Arc::new(email::SqliteMailOutbox::new(pool.clone())),
             account_tokens: Arc::new(email::SqliteAccountTokenStore::new(pool.clone())),
             mfa: Arc::new(mfa::SqliteMfaStore::new(pool.clone())),
+            passkeys: Arc::new(passkeys::SqlitePasskeyStore::new(pool.clone())),
             federation: Arc::new(federation::SqliteFederationStore::new(pool.clone())),
         }
     }

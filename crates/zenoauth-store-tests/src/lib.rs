@@ -46,6 +46,7 @@ pub mod fixture;
 mod login_attempts;
 mod mfa;
 mod organizations;
+mod passkeys;
 mod preconditions;
 mod refresh;
 mod revocations;
@@ -64,6 +65,7 @@ pub use federation::*;
 pub use login_attempts::*;
 pub use mfa::*;
 pub use organizations::*;
+pub use passkeys::*;
 pub use preconditions::*;
 pub use refresh::*;
 pub use revocations::*;
@@ -176,9 +178,22 @@ macro_rules! for_each_contract {
         $callback!(totp_steps_are_used_once_and_only_forward);
         $callback!(recovery_codes_are_single_use_and_replaced);
         $callback!(mfa_credentials_are_deleted_with_their_user);
+        // passkeys
+        $callback!(passkeys_roundtrip_unique_per_organization);
+        $callback!(passkey_use_rename_and_removal_are_scoped);
+        $callback!(passkey_ceremonies_are_single_use_and_expire);
+        $callback!(passkey_ceremony_is_taken_once_under_concurrency);
+        $callback!(passkey_counter_advances_once_under_concurrency);
+        $callback!(passkeys_are_deleted_with_their_user);
         // federation
         $callback!(identity_providers_roundtrip_with_unique_names);
         $callback!(federated_identities_link_once_and_go_with_user_and_provider);
         $callback!(federation_logins_are_single_use_and_expire);
+        $callback!(federated_identities_are_deleted_only_for_their_user);
+        $callback!(pending_links_are_single_use_isolated_and_expire);
+        $callback!(oauth2_providers_keep_their_endpoints_claims_icon_and_amr_trust);
+        $callback!(providers_know_whether_users_are_linked_to_them);
+        $callback!(a_users_last_link_is_kept_even_under_concurrent_removals);
+        $callback!(expired_federation_logins_and_pending_links_are_deleted);
     };
 }

@@ -10,6 +10,8 @@
 //! Completing the factor replaces it with a new session and a new cookie
 //! (no session fixation across the privilege change).
 
+pub mod passkeys;
+
 use std::sync::Arc;
 
 use serde_json::{json, Value as Json};
@@ -244,6 +246,8 @@ pub enum ChallengeOutcome {
 pub struct MultiFactor {
     stores: Stores,
     crypto: Arc<dyn MfaCrypto>,
+    ceremonies: Arc<dyn passkeys::PasskeyCeremonies>,
+    random: Arc<dyn crate::ports::RandomSource>,
     oauth_crypto: Arc<dyn OAuthCrypto>,
     clock: Arc<dyn Clock>,
     ids: IdGenerator,
@@ -260,6 +264,8 @@ impl std::fmt::Debug for MultiFactor {
 #[derive(Clone)]
 pub struct MfaPorts {
     pub crypto: Arc<dyn MfaCrypto>,
+    /// WebAuthn ceremonies (passkeys).
+    pub ceremonies: Arc<dyn passkeys::PasskeyCeremonies>,
     pub oauth_crypto: Arc<dyn OAuthCrypto>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn crate::ports::RandomSource>,
@@ -284,10 +290,12 @@ pub fn totp_step(now: OffsetDateTime) -> i64 {
 
 impl MultiFactor {
     pub fn new(stores: Stores, ports: MfaPorts) -> Self {
-        let ids = IdGenerator::new(ports.clock.clone(), ports.random);
+        let ids = IdGenerator::new(ports.clock.clone(), ports.random.clone());
         Self {
             stores,
             crypto: ports.crypto,
+            ceremonies: ports.ceremonies,
+            random: ports.random,
             oauth_crypto: ports.oauth_crypto,
             clock: ports.clock,
             ids,
@@ -308,8 +316,13 @@ impl MultiFactor {
         self.audit.record(event);
     }
 
-    /// Whether the user has a confirmed second factor.
+    /// Whether the user has a second factor: a confirmed TOTP credential or a passkey.
     pub async fn has_factor(&self, organization: OrganizationId, user: UserId) -> Result<bool> {
+        passkeys::has_factor(&self.stores, organization, user).await
+    }
+
+    /// Whether the user has a confirmed TOTP credential.
+    pub async fn has_totp(&self, organization: OrganizationId, user: UserId) -> Result<bool> {
         Ok(self.stores.mfa.find_totp(organization, user).await?.is_some_and(|totp| totp.confirmed_at.is_some()))
     }
 
@@ -450,11 +463,24 @@ impl MultiFactor {
         self.stores.mfa.count_recovery_codes(organization, user).await
     }
 
-    /// Removes the user's TOTP credential and recovery codes.
+    /// Turns two-step verification off: removes the user's TOTP credential,
+    /// passkeys and recovery codes.
     pub async fn remove(&self, organization: OrganizationId, user: UserId) -> Result<bool> {
-        let removed = self.stores.mfa.delete_for_user(organization, user).await?;
-        if removed {
+        let had_totp = self.has_totp(organization, user).await?;
+        let mut removed = self.stores.mfa.delete_for_user(organization, user).await?;
+        if had_totp {
             self.emit(organization, event_types::MFA_REMOVED, user, json!({"factor": "totp"}));
+        }
+        for passkey in self.stores.passkeys.list_credentials(organization, user).await? {
+            if self.stores.passkeys.delete_credential(organization, user, passkey.id).await? {
+                removed = true;
+                self.emit(
+                    organization,
+                    event_types::MFA_REMOVED,
+                    user,
+                    json!({"factor": "webauthn", "method": "webauthn", "credential": passkey.id.to_string()}),
+                );
+            }
         }
         Ok(removed)
     }
@@ -482,11 +508,8 @@ impl MultiFactor {
     pub async fn answer_challenge(&self, pending: &Session, answer: &str) -> Result<ChallengeOutcome> {
         let organization = pending.organization_id;
         let user = pending.user_id;
-        let key = format!("mfa:{user}");
         let now = self.clock.now();
-        let attempts = self.stores.login_attempts.as_ref();
-        if attempts.find(organization, &key).await?.is_some_and(|state| state.is_locked_at(now)) {
-            self.end_pending(pending).await?;
+        if self.challenge_is_locked(pending).await? {
             return Ok(ChallengeOutcome::Locked);
         }
         let answer = normalise(answer);
@@ -501,17 +524,12 @@ impl MultiFactor {
                 .then_some(SecondFactor::RecoveryCode)
         };
         let Some(factor) = factor else {
-            let state = attempts
-                .record_failure(organization, &key, now, now - FAILURE_WINDOW, MAX_FAILURES, now + FAILURE_WINDOW)
-                .await?;
-            self.emit(organization, event_types::MFA_FAILED, user, json!({"failures": state.failures}));
-            if state.is_locked_at(now) {
-                self.end_pending(pending).await?;
+            if self.count_challenge_failure(pending, json!({})).await? {
                 return Ok(ChallengeOutcome::Locked);
             }
             return Ok(ChallengeOutcome::Failed);
         };
-        attempts.clear(organization, &key).await?;
+        self.clear_challenge_failures(pending).await?;
         let (session, cookie) = self.upgrade(pending, &factor.amr()).await?;
         self.emit(
             organization,
@@ -522,14 +540,69 @@ impl MultiFactor {
         Ok(ChallengeOutcome::Passed { session: Box::new(session), cookie, factor })
     }
 
+    /// The per-user counter of wrong second-factor answers (TOTP, recovery
+    /// codes and passkeys share it).
+    fn challenge_failures_key(pending: &Session) -> String {
+        format!("mfa:{}", pending.user_id)
+    }
+
+    /// Whether the user's challenge is locked; when it is, the pending
+    /// session is ended.
+    async fn challenge_is_locked(&self, pending: &Session) -> Result<bool> {
+        let key = Self::challenge_failures_key(pending);
+        let now = self.clock.now();
+        let counter = self.stores.login_attempts.find(pending.organization_id, &key).await?;
+        if counter.is_some_and(|state| state.is_locked_at(now)) {
+            self.end_pending(pending).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Counts a wrong answer and audits it (`details` plus `failures`); at
+    /// [`MAX_FAILURES`] the challenge is locked, the pending session ended
+    /// and `true` returned.
+    async fn count_challenge_failure(&self, pending: &Session, details: serde_json::Value) -> Result<bool> {
+        let (organization, user) = (pending.organization_id, pending.user_id);
+        let key = Self::challenge_failures_key(pending);
+        let now = self.clock.now();
+        let state = self
+            .stores
+            .login_attempts
+            .record_failure(organization, &key, now, now - FAILURE_WINDOW, MAX_FAILURES, now + FAILURE_WINDOW)
+            .await?;
+        let mut details = details;
+        if let Some(object) = details.as_object_mut() {
+            object.insert("failures".to_owned(), json!(state.failures));
+        }
+        self.emit(organization, event_types::MFA_FAILED, user, details);
+        if state.is_locked_at(now) {
+            self.end_pending(pending).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A right answer: the count of wrong ones starts again.
+    async fn clear_challenge_failures(&self, pending: &Session) -> Result<()> {
+        let key = Self::challenge_failures_key(pending);
+        self.stores.login_attempts.clear(pending.organization_id, &key).await?;
+        Ok(())
+    }
+
     /// After an enrolment made from a pending (`enrol`) session: the full session.
     pub async fn complete_enrolment(&self, pending: &Session) -> Result<(Session, NewSecret)> {
+        self.complete_enrolment_with(pending, &SecondFactor::Totp.amr()).await
+    }
+
+    /// As [`Self::complete_enrolment`], with the `amr` the enrolled factor earned.
+    pub async fn complete_enrolment_with(&self, pending: &Session, amr: &[&str]) -> Result<(Session, NewSecret)> {
         if Pending::of(pending) != Some(Pending::Enrol)
             || !self.has_factor(pending.organization_id, pending.user_id).await?
         {
             return Err(Error::Unauthorized);
         }
-        self.upgrade(pending, &SecondFactor::Totp.amr()).await
+        self.upgrade(pending, amr).await
     }
 
     /// Step-up: a full session that has not passed a second factor, when one
@@ -551,6 +624,8 @@ impl MultiFactor {
                 json!((session.expires_at - session.created_at).whole_seconds()),
             );
             object.insert("amr".to_owned(), json!(["pwd"]));
+            // Only a password proof's own login may carry a link to make.
+            object.remove(crate::federation::LINK_AFTER_SECOND_FACTOR);
         }
         let cookie = self.oauth_crypto.issue_secret(SecretKind::Session);
         let replacement = Session {
@@ -581,10 +656,12 @@ impl MultiFactor {
             Some(seconds) => Duration::seconds(seconds),
             None => previous.expires_at - previous.created_at,
         };
+        let mut link = None;
         if let Some(object) = metadata.as_object_mut() {
             object.remove(PENDING_KEY);
             object.remove("session_lifetime");
             object.insert("amr".to_owned(), json!(amr));
+            link = object.remove(crate::federation::LINK_AFTER_SECOND_FACTOR);
         }
         let cookie = self.oauth_crypto.issue_secret(SecretKind::Session);
         let session = Session {
@@ -600,7 +677,38 @@ impl MultiFactor {
         };
         self.stores.sessions.create(&session).await?;
         self.end_pending(previous).await?;
+        if let (Some(link), true) = (link, Pending::of(previous).is_some()) {
+            self.link_after_second_factor(&session, &link).await?;
+        }
         Ok((session, cookie))
+    }
+
+    /// Makes the link a password proof left for after the second factor
+    /// (`crate::oauth` federation linking), as the direct path does
+    /// ([`crate::oauth::federation_link::make_proven_link`]); a link taken
+    /// meanwhile, or whose provider is gone or disabled, is skipped.
+    async fn link_after_second_factor(&self, session: &Session, link: &Json) -> Result<()> {
+        let provider = link.get("provider_id").and_then(Json::as_str).and_then(|id| Uuid::parse_str(id).ok());
+        let (Some(provider_id), Some(subject)) = (provider, link.get("subject").and_then(Json::as_str)) else {
+            return Ok(());
+        };
+        let claims = link.get("claims").cloned().unwrap_or_else(|| json!({}));
+        let ports = crate::oauth::federation_link::LinkPorts {
+            stores: &self.stores,
+            clock: self.clock.as_ref(),
+            ids: &self.ids,
+            audit: &*self.audit,
+        };
+        let proven = crate::oauth::federation_link::ProvenLink { provider_id, subject, claims: &claims };
+        crate::oauth::federation_link::make_proven_link(
+            &ports,
+            session.organization_id,
+            session.user_id,
+            &proven,
+            true,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn end_pending(&self, session: &Session) -> Result<()> {

@@ -21,13 +21,16 @@ pub const FEDERATION_LOGIN_FAILED: &str = "federation.login_failed";
 pub const FEDERATION_LINKED: &str = "federation.identity_linked";
 
 /// A verified upstream identity.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UpstreamIdentity {
     pub subject: String,
     pub email: Option<String>,
     pub email_verified: bool,
     /// Every claim of the upstream ID token, for the claim mapping.
     pub claims: Json,
+    /// The `amr` of the upstream ID token (never from userinfo; empty for
+    /// OAuth 2.0 providers), for the provider's `trust_upstream_amr`.
+    pub amr: Vec<String>,
 }
 
 /// Why a federated login was refused; each has its own clear message.
@@ -91,7 +94,7 @@ impl OpenIdProvider {
             }
         };
         let user = self.apply_mapping(provider, upstream, user).await?;
-        let session = self.start_federated_session(issuer, provider, &user, metadata).await?;
+        let session = self.start_federated_session(issuer, provider, upstream, &user, metadata).await?;
         Ok(session)
     }
 
@@ -177,57 +180,20 @@ impl OpenIdProvider {
 
     /// Profile attributes from mapped claims; the roles the mapping manages
     /// granted exactly when a mapped upstream group says so.
-    async fn apply_mapping(
+    pub(super) async fn apply_mapping(
         &self,
         provider: &IdentityProvider,
         upstream: &UpstreamIdentity,
         user: User,
     ) -> Result<User> {
-        let organization = user.organization_id;
-        let mapping = &provider.claim_mapping;
-        let attributes = mapping.attributes_of(&upstream.claims);
-        let user = if attributes.is_empty() {
-            user
-        } else {
-            let mut updated = user.clone();
-            let mut profile = updated.profile.as_object().cloned().unwrap_or_default();
-            let mut changed = false;
-            for (name, value) in attributes {
-                if profile.get(&name) != Some(&value) {
-                    profile.insert(name, value);
-                    changed = true;
-                }
-            }
-            if changed {
-                updated.profile = Json::Object(profile);
-                updated.updated_at = crate::users::next_version(user.updated_at, self.clock.now());
-                self.stores.users.update_if_unchanged(&updated, user.updated_at).await?;
-                updated
-            } else {
-                user
-            }
-        };
-        let wanted = mapping.roles_of(&upstream.claims);
-        let held = self.stores.roles.roles_of_user(organization, user.id).await?;
-        for name in mapping.roles.values() {
-            let Ok(role_name) = RoleName::parse(name) else { continue };
-            let Some(role) = self.stores.roles.find_by_name(organization, &role_name).await? else { continue };
-            let holds = held.iter().any(|held| held.id == role.id);
-            match (wanted.contains(name), holds) {
-                (true, false) => self.stores.roles.assign_to_user(organization, user.id, role.id).await?,
-                (false, true) => {
-                    self.stores.roles.unassign_from_user(organization, user.id, role.id).await?;
-                }
-                _ => {}
-            }
-        }
-        Ok(user)
+        apply_claim_mapping(&self.stores, self.clock.as_ref(), provider, &upstream.claims, user).await
     }
 
     async fn start_federated_session(
         &self,
         issuer: &Issuer,
         provider: &IdentityProvider,
+        upstream: &UpstreamIdentity,
         user: &User,
         metadata: Json,
     ) -> Result<LoginSuccess> {
@@ -235,7 +201,65 @@ impl OpenIdProvider {
         if let Some(object) = metadata.as_object_mut() {
             object.insert("identity_provider".to_owned(), json!(provider.id.to_string()));
         }
-        let audit = json!({"provider": provider.name, "provider_id": provider.id.to_string()});
-        self.start_session(issuer, user, metadata, "fed", audit).await
+        let mut audit = json!({"provider": provider.name, "provider_id": provider.id.to_string()});
+        // A multi-factor upstream login counts as ZenoAuth's second factor
+        // only when the organization trusts this provider's `amr`.
+        let trusted_mfa = provider.trust_upstream_amr && crate::federation::amr_is_multi_factor(&upstream.amr);
+        let amr: &[&str] = if trusted_mfa { &["fed", "mfa"] } else { &["fed"] };
+        if let Some(object) = audit.as_object_mut() {
+            object.insert("upstream_amr".to_owned(), json!(upstream.amr));
+            object.insert("upstream_mfa_trusted".to_owned(), json!(trusted_mfa));
+        }
+        self.start_session(issuer, user, metadata, amr, audit).await
     }
+}
+
+/// Profile attributes from mapped claims; the roles the mapping manages
+/// granted exactly when a mapped upstream group says so.
+pub(crate) async fn apply_claim_mapping(
+    stores: &crate::ports::Stores,
+    clock: &dyn crate::ports::Clock,
+    provider: &IdentityProvider,
+    claims: &Json,
+    user: User,
+) -> Result<User> {
+    let organization = user.organization_id;
+    let mapping = &provider.claim_mapping;
+    let attributes = mapping.attributes_of(claims);
+    let user = if attributes.is_empty() {
+        user
+    } else {
+        let mut updated = user.clone();
+        let mut profile = updated.profile.as_object().cloned().unwrap_or_default();
+        let mut changed = false;
+        for (name, value) in attributes {
+            if profile.get(&name) != Some(&value) {
+                profile.insert(name, value);
+                changed = true;
+            }
+        }
+        if changed {
+            updated.profile = Json::Object(profile);
+            updated.updated_at = crate::users::next_version(user.updated_at, clock.now());
+            stores.users.update_if_unchanged(&updated, user.updated_at).await?;
+            updated
+        } else {
+            user
+        }
+    };
+    let wanted = mapping.roles_of(claims);
+    let held = stores.roles.roles_of_user(organization, user.id).await?;
+    for name in mapping.roles.values() {
+        let Ok(role_name) = RoleName::parse(name) else { continue };
+        let Some(role) = stores.roles.find_by_name(organization, &role_name).await? else { continue };
+        let holds = held.iter().any(|held| held.id == role.id);
+        match (wanted.contains(name), holds) {
+            (true, false) => stores.roles.assign_to_user(organization, user.id, role.id).await?,
+            (false, true) => {
+                stores.roles.unassign_from_user(organization, user.id, role.id).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(user)
 }

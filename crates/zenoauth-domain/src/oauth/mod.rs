@@ -12,6 +12,7 @@
 mod authorize;
 mod base64url;
 mod federated;
+pub(crate) mod federation_link;
 mod logout;
 mod resource;
 mod session;
@@ -28,6 +29,9 @@ use crate::ports::{AuditSink, Clock, OAuthCrypto, PasswordHasher, RandomSource, 
 
 pub use authorize::{AuthorizationRequest, AuthorizeRejection, Prompt, RedirectResponse, ResponseMode, Step};
 pub use federated::{FederatedLoginError, UpstreamIdentity, FEDERATION_LINKED, FEDERATION_LOGIN_FAILED};
+pub use federation_link::{
+    LinkProof, LinkProofError, UnlinkError, Unlinker, FEDERATION_UNLINKED, LINK_METHOD_PASSWORD, PENDING_LINK_LIFETIME,
+};
 pub use logout::{EndSessionOutcome, EndSessionRequest};
 pub use resource::BearerError;
 pub use session::{LoginError, LoginSuccess};

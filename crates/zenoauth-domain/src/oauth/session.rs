@@ -112,7 +112,24 @@ impl OpenIdProvider {
         if self.hasher.needs_rehash(&hash) {
             self.rehash(&user, &password).await?;
         }
-        Ok(self.start_session(issuer, &user, metadata, "pwd", json!({})).await?)
+        Ok(self.start_session(issuer, &user, metadata, &["pwd"], json!({})).await?)
+    }
+
+    /// Starts the session of a passwordless passkey login
+    /// ([`crate::mfa::MultiFactor::finish_passwordless`] found `user` and the
+    /// `amr`, which says `mfa`: no second factor is owed). Audited as
+    /// `login.succeeded` with `method: passkey`.
+    pub async fn start_passkey_session(
+        &self,
+        issuer: &Issuer,
+        user: &User,
+        metadata: Json,
+        amr: &[&str],
+    ) -> Result<LoginSuccess, Error> {
+        if !user.is_active || user.organization_id != issuer.organization.id || !amr.contains(&"mfa") {
+            return Err(Error::Unauthorized);
+        }
+        self.start_session(issuer, user, metadata, amr, json!({"method": "passkey"})).await
     }
 
     /// Starts a session for `user`, authenticated by `amr` (`pwd`, `fed`), and
@@ -124,7 +141,7 @@ impl OpenIdProvider {
         issuer: &Issuer,
         user: &User,
         metadata: Json,
-        amr: &str,
+        amr: &[&str],
         audit_details: Json,
     ) -> Result<LoginSuccess, Error> {
         let organization = issuer.organization.id;
@@ -140,16 +157,18 @@ impl OpenIdProvider {
         // Multi-factor authentication (crate::mfa): a login that owes a second
         // factor gets a short pending session that `current_session` refuses.
         let mfa_policy = crate::mfa::MfaPolicy::from_organization(&issuer.organization).unwrap_or_default();
-        let has_factor = match mfa_policy {
-            crate::mfa::MfaPolicy::Off => false,
-            _ => {
-                self.stores.mfa.find_totp(organization, user.id).await?.is_some_and(|totp| totp.confirmed_at.is_some())
-            }
-        };
-        let pending = crate::mfa::pending_after_password(mfa_policy, has_factor);
+        // An `amr` that already says `mfa` (a trusted multi-factor upstream
+        // login) owes no second factor.
+        let passed_mfa = amr.contains(&"mfa");
+        let has_factor = !passed_mfa
+            && match mfa_policy {
+                crate::mfa::MfaPolicy::Off => false,
+                _ => crate::mfa::passkeys::has_factor(&self.stores, organization, user.id).await?,
+            };
+        let pending = if passed_mfa { None } else { crate::mfa::pending_after_password(mfa_policy, has_factor) };
         let mut expires_at = now + settings.session_absolute_lifetime;
         if let Some(object) = metadata.as_object_mut() {
-            object.insert("amr".to_owned(), json!([amr]));
+            object.insert("amr".to_owned(), json!(amr));
             if let Some(pending) = pending {
                 object.insert(crate::mfa::PENDING_KEY.to_owned(), json!(pending.as_str()));
                 object.insert("session_lifetime".to_owned(), json!(settings.session_absolute_lifetime.whole_seconds()));

@@ -200,6 +200,28 @@ impl OrganizationSettings {
     }
 }
 
+/// Reads the organization setting `password_login` (default `true`). When
+/// `false` the hosted login page shows only the upstream identity providers'
+/// buttons and a posted password is refused. The `system` organization may
+/// not turn it off (its administrators must always be able to sign in).
+pub fn password_login_setting(organization: &Organization) -> Result<bool, ValidationError> {
+    match organization.settings.get("password_login") {
+        None | Some(Json::Null) => Ok(true),
+        Some(Json::Bool(false)) if organization.slug == crate::values::Slug::system() => {
+            Err(invalid("password_login", "cannot be turned off for the system organization"))
+        }
+        Some(Json::Bool(enabled)) => Ok(*enabled),
+        Some(_) => Err(invalid("password_login", "must be true or false")),
+    }
+}
+
+/// Whether the organization's users may sign in with a password (see
+/// [`password_login_setting`]); an unreadable setting, or the `system`
+/// organization, keeps password login on.
+pub fn password_login_enabled(organization: &Organization) -> bool {
+    password_login_setting(organization).unwrap_or(true)
+}
+
 fn invalid(field: &'static str, reason: &'static str) -> ValidationError {
     ValidationError::new(field, reason)
 }
@@ -334,5 +356,28 @@ mod tests {
         assert_eq!(set.session_absolute_lifetime, Duration::minutes(1));
         organization.settings = json!({"logo_url": "javascript:alert(1)"});
         assert!(OrganizationSettings::from_organization(&organization).is_err());
+    }
+
+    #[test]
+    fn password_login_is_on_by_default_and_stays_on_for_system() {
+        let mut organization = Organization {
+            id: OrganizationId::from_uuid(Uuid::nil()),
+            slug: crate::values::Slug::parse("acme").unwrap(),
+            name: DisplayName::parse("Acme").unwrap(),
+            settings: json!({}),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(password_login_setting(&organization), Ok(true));
+        organization.settings = json!({"password_login": false});
+        assert_eq!(password_login_setting(&organization), Ok(false));
+        assert!(!password_login_enabled(&organization));
+        organization.settings = json!({"password_login": "no"});
+        assert!(password_login_setting(&organization).is_err());
+        assert!(password_login_enabled(&organization), "an unreadable value keeps password login on");
+        organization.slug = crate::values::Slug::system();
+        organization.settings = json!({"password_login": false});
+        assert!(password_login_setting(&organization).is_err());
+        assert!(password_login_enabled(&organization), "never off for the system organization");
     }
 }

@@ -7,5 +7,6 @@
 
 mod bootstrap;
 mod oauth;
+mod passkeys;
 mod security;
 mod users;

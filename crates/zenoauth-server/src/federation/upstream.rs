@@ -1,6 +1,7 @@
-//! The HTTP client the server uses to talk to upstream OpenID providers:
-//! rustls on the aws-lc-rs provider with the webpki roots, bounded timeouts,
-//! no redirects. Discovery documents are cached per issuer; the JWKS is
+//! The HTTP client the server uses to talk to upstream identity providers
+//! (OpenID Connect, and plain OAuth 2.0 with a userinfo endpoint): rustls on
+//! the aws-lc-rs provider with the webpki roots, a bounded timeout per
+//! request (`federation.upstream_timeout_seconds`), no redirects. Discovery documents are cached per issuer; the JWKS is
 //! refetched when a token names an unknown `kid` (key rotation), at most
 //! once per [`JWKS_REFETCH_INTERVAL`] per issuer.
 
@@ -19,8 +20,11 @@ use zenoauth_domain::ports::{Clock, OAuthCrypto};
 const METADATA_LIFETIME: time::Duration = time::Duration::hours(1);
 /// The least time between two JWKS fetches of one issuer.
 pub const JWKS_REFETCH_INTERVAL: time::Duration = time::Duration::seconds(60);
-/// The default bound on one whole upstream request.
+/// The default bound on one whole upstream request
+/// (`federation.upstream_timeout_seconds`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection may take to open, whatever the whole timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest upstream response body read.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -60,6 +64,20 @@ pub struct ProviderMetadata {
     pub jwks_uri: String,
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
+}
+
+impl ProviderMetadata {
+    /// The endpoints an administrator configured for a plain OAuth 2.0
+    /// provider (no discovery, no JWKS: there is no ID token to verify).
+    pub fn configured(issuer: &str, authorization: &str, token: &str, userinfo: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: authorization.to_owned(),
+            token_endpoint: token.to_owned(),
+            jwks_uri: String::new(),
+            userinfo_endpoint: Some(userinfo.to_owned()),
+        }
+    }
 }
 
 /// The upstream token response (only what is used; the upstream tokens stay
@@ -124,7 +142,7 @@ impl UpstreamClient {
         reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ZenoAuth/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -203,7 +221,9 @@ impl UpstreamClient {
         let response = request.form(&form).send().await?;
         let status = response.status();
         let body = read_json(response).await?;
-        if !status.is_success() {
+        // Some OAuth 2.0 providers (GitHub) answer a refused code with 200
+        // and an `error` member: that is a refusal too.
+        if !status.is_success() || body.get("error").is_some() {
             let error = body.get("error").and_then(Json::as_str).unwrap_or("unknown error");
             return Err(UpstreamError::Refused(error.chars().take(100).collect()));
         }
@@ -262,6 +282,17 @@ impl UpstreamClient {
     }
 }
 
+/// The upstream user's identifier from `claim` of `claims`: a non-empty
+/// string of at most 255 characters, or an integer (GitHub's numeric `id`)
+/// written in decimal.
+pub fn subject_of(claims: &Json, claim: &str) -> Option<String> {
+    match claims.get(claim)? {
+        Json::String(text) if !text.is_empty() && text.len() <= 255 => Some(text.clone()),
+        Json::Number(number) if number.is_i64() || number.is_u64() => Some(number.to_string()),
+        _ => None,
+    }
+}
+
 /// RFC 6749 §2.3.1: client credentials are form-encoded before Basic.
 fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
@@ -289,6 +320,18 @@ fn header_kid(token: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_are_strings_or_integers() {
+        let claims = serde_json::json!({"id": 583231, "sub": "abc", "empty": "", "float": 1.5, "neg": -4,
+            "list": ["a"], "long": "x".repeat(256)});
+        assert_eq!(subject_of(&claims, "id").as_deref(), Some("583231"));
+        assert_eq!(subject_of(&claims, "sub").as_deref(), Some("abc"));
+        assert_eq!(subject_of(&claims, "neg").as_deref(), Some("-4"));
+        for refused in ["empty", "float", "list", "long", "missing"] {
+            assert_eq!(subject_of(&claims, refused), None, "{refused}");
+        }
+    }
 
     #[test]
     fn kid_is_read_from_the_header() {

@@ -67,7 +67,32 @@ impl Default for Metrics {
     }
 }
 
+/// The password hasher's work in `/metrics`, read at each scrape.
+#[derive(Debug)]
+struct HasherCollector(std::sync::Arc<zenoauth_crypto::Argon2Hasher>);
+
+impl prometheus_client::collector::Collector for HasherCollector {
+    fn encode(&self, mut encoder: prometheus_client::encoding::DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric as _;
+        let counter = prometheus_client::metrics::counter::ConstCounter::new(self.0.computed());
+        let family = encoder.encode_descriptor(
+            "zenoauth_password_hashes",
+            "Argon2id computations finished (password hashes and verifications, dummy ones for unknown users included)",
+            None,
+            counter.metric_type(),
+        )?;
+        counter.encode(family)
+    }
+}
+
 impl Metrics {
+    /// A registry that also reports `hasher`'s work.
+    pub fn with_hasher(hasher: std::sync::Arc<zenoauth_crypto::Argon2Hasher>) -> Self {
+        let mut metrics = Self::new();
+        metrics.registry.register_collector(Box::new(HasherCollector(hasher)));
+        metrics
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();

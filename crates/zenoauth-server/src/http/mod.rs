@@ -5,7 +5,8 @@
 //! client sends a sane one, generated otherwise, echoed in the response) →
 //! trace span carrying the request id (so every log line of a request has
 //! it) → request context for audit events (`security::context`: correlation
-//! id from `traceparent` or the request id, peer IP, user agent) →
+//! id from `traceparent` or the request id, client IP — the peer, or what
+//! trusted proxies forwarded — user agent) →
 //! hardening headers (`security::headers`) → metrics by route template →
 //! problem+json for bare error responses → request timeout (503) → panic
 //! catcher (bare 500) → rate limits and the form-field cap
@@ -129,6 +130,9 @@ pub struct AppStateInner {
     pub upstream: crate::federation::UpstreamClient,
     /// Serialised JWK Sets per organization (`oidc::jwks`).
     pub jwks_documents: self::oidc::jwks::JwksDocuments,
+    /// The OpenID Provider over these fields, built at first use and shared
+    /// by every request (`oidc::flow::provider`); the `with_*` builders reset it.
+    pub(crate) openid_provider: std::sync::OnceLock<Arc<zenoauth_domain::oauth::OpenIdProvider>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -147,7 +151,7 @@ impl AppState {
     /// State with default limits and a fresh metrics registry.
     /// Starts the audit writer on the current tokio runtime.
     pub fn new(stores: Stores, readiness: Arc<dyn ReadinessCheck>, services: Services, public_url: PublicUrl) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_hasher(services.hasher.clone()));
         let security = self::security::SecurityState::start(
             self::security::SecuritySettings::default(),
             metrics.security.clone(),
@@ -176,23 +180,35 @@ impl AppState {
             public_url,
             key_policy: KeyPolicy::default(),
             jwks_documents: self::oidc::jwks::JwksDocuments::default(),
+            openid_provider: std::sync::OnceLock::new(),
         }))
     }
 
     /// The fields, for the `with_*` builders (copied first if shared).
     fn inner_mut(&mut self) -> &mut AppStateInner {
-        Arc::make_mut(&mut self.0)
+        let inner = Arc::make_mut(&mut self.0);
+        // Built from the fields about to change: rebuilt at its next use.
+        inner.openid_provider = std::sync::OnceLock::new();
+        inner
     }
 
     /// The organizations' signing keys, over this state's store and signer.
     pub fn key_ring(&self) -> KeyRing {
-        KeyRing::new(
-            self.stores.signing_keys.clone(),
-            self.services.signer.clone(),
-            self.services.clock.clone(),
-            self.services.random.clone(),
-        )
-        .with_policy(self.key_policy)
+        self.key_ring_over(self.stores.signing_keys.clone())
+    }
+
+    /// [`AppState::key_ring`] over another store of the same keys.
+    pub fn key_ring_over(&self, keys: Arc<dyn zenoauth_domain::ports::SigningKeyRepository>) -> KeyRing {
+        KeyRing::new(keys, self.services.signer.clone(), self.services.clock.clone(), self.services.random.clone())
+            .with_policy(self.key_policy)
+    }
+
+    /// Bounds each request to an upstream identity provider
+    /// (`federation.upstream_timeout_seconds`).
+    pub fn with_upstream_timeout(mut self, timeout: std::time::Duration) -> Self {
+        let upstream = crate::federation::UpstreamClient::new(self.services.clock.clone(), timeout);
+        self.inner_mut().upstream = upstream;
+        self
     }
 
     pub fn with_key_policy(mut self, key_policy: KeyPolicy) -> Self {
@@ -260,7 +276,7 @@ pub fn app(state: AppState) -> Router {
                 .on_request(DefaultOnRequest::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(middleware::from_fn(security::context::attach))
+        .layer(middleware::from_fn_with_state(state.clone(), security::context::attach))
         .layer(middleware::from_fn_with_state(state.clone(), security::headers::harden))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(problem_for_bare_errors))

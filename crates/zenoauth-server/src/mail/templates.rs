@@ -51,6 +51,17 @@ pub fn invitation(organization: &str, link: &str, lifetime: time::Duration) -> M
     }
 }
 
+pub fn passkey_added(organization: &str) -> Mail {
+    Mail {
+        subject: format!("A passkey was added to your {organization} account"),
+        body: format!(
+            "A passkey was just added to your {organization} account; it can now sign in to it. \
+             If this was not you, remove it under your account's security settings, change your \
+             password and tell your administrator.\n"
+        ),
+    }
+}
+
 pub fn password_changed(organization: &str) -> Mail {
     Mail {
         subject: format!("Your {organization} password was changed"),

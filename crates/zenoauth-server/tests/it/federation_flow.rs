@@ -17,31 +17,31 @@ use zenoauth_domain::model::{Application, ClientType, Organization, User};
 use zenoauth_domain::ports::{Clock, PasswordHasher, RandomSource, Stores};
 use zenoauth_domain::roles::{PermissionSet, Role, RoleName};
 use zenoauth_domain::values::{ClientId, DisplayName, Email, Password, RedirectUri, ScopeSet};
-use zenoauth_server::http::oidc::federation::{ACCOUNT_EXISTS, PROVISIONING_DISABLED, STATE_MISMATCH};
+use zenoauth_server::http::oidc::federation::{PROVISIONING_DISABLED, STATE_MISMATCH};
 use zenoauth_store_memory::MemoryDatabase;
 
 use crate::oidc_support::{
     authorization_url, browser, exchange, hidden_field, json, location, on_both_databases, pkce, World, REDIRECT,
 };
 
-const BOB: &str = "bob@corp.example";
-const BOB_PASSWORD: &str = "upstream password of bob";
+pub(crate) const BOB: &str = "bob@corp.example";
+pub(crate) const BOB_PASSWORD: &str = "upstream password of bob";
 const BROKER: &str = "acme-broker";
 
-struct Federation {
-    world: World,
-    corp: Organization,
-    provider: IdentityProvider,
-    ids: IdGenerator,
+pub(crate) struct Federation {
+    pub(crate) world: World,
+    pub(crate) corp: Organization,
+    pub(crate) provider: IdentityProvider,
+    pub(crate) ids: IdGenerator,
 }
 
 /// acme trusts corp-idp (a public client `acme-broker` there, PKCE only);
 /// corp-idp knows bob, whose `nickname` plays the upstream group.
-async fn federation(jit_provisioning: bool, link_by_verified_email: bool, bob_verified: bool) -> Federation {
+pub(crate) async fn federation(jit_provisioning: bool, link_by_verified_email: bool, bob_verified: bool) -> Federation {
     federation_over(MemoryDatabase::new().stores(), jit_provisioning, link_by_verified_email, bob_verified).await
 }
 
-async fn federation_over(
+pub(crate) async fn federation_over(
     stores: Stores,
     jit_provisioning: bool,
     link_by_verified_email: bool,
@@ -96,7 +96,15 @@ async fn federation_over(
         id: ids.next::<Uuid>(),
         organization_id: world.organization.id,
         name: "Corp".to_owned(),
+        kind: zenoauth_domain::federation::ProviderKind::Oidc,
         issuer: world.issuer_of("corp-idp"),
+        authorization_endpoint: None,
+        token_endpoint: None,
+        userinfo_endpoint: None,
+        subject_claim: "sub".to_owned(),
+        email_claim: "email".to_owned(),
+        icon_url: None,
+        trust_upstream_amr: false,
         client_id: BROKER.to_owned(),
         encrypted_client_secret: None,
         scopes: vec!["openid".to_owned(), "profile".to_owned(), "email".to_owned()],
@@ -119,14 +127,14 @@ async fn federation_over(
 }
 
 /// `http://host:port/o/{slug}` of a page's URL.
-fn issuer_of_page(url: &reqwest::Url) -> String {
+pub(crate) fn issuer_of_page(url: &reqwest::Url) -> String {
     let path = url.path();
     let slug_end = path["/o/".len()..].find('/').map_or(path.len(), |end| end + "/o/".len());
     format!("{}://{}:{}{}", url.scheme(), url.host_str().unwrap(), url.port().unwrap(), &path[..slug_end])
 }
 
 /// The first `href="…"` of a link to `federation/start`.
-fn start_link(page: &str) -> Option<String> {
+pub(crate) fn start_link(page: &str) -> Option<String> {
     let start = page.find("href=\"federation/start?")? + "href=\"".len();
     let end = page[start..].find('"')? + start;
     Some(page[start..end].replace("&amp;", "&"))
@@ -134,8 +142,9 @@ fn start_link(page: &str) -> Option<String> {
 
 /// Follows the browser through both organizations' pages: logs in as bob at
 /// corp-idp, consents wherever asked. Ends at the application's redirect
-/// (`Ok(location)`) or at a page that is neither (`Err((status, body))`).
-async fn drive(browser: &reqwest::Client, start: &str) -> Result<String, (u16, String)> {
+/// (`Ok(location)`) or at a page that is neither (`Err((status, body))`),
+/// e.g. acme's offer to connect an existing account by its password.
+pub(crate) async fn drive(browser: &reqwest::Client, start: &str) -> Result<String, (u16, String)> {
     let mut response = browser.get(start).send().await.unwrap();
     for _ in 0..12 {
         if response.status().is_redirection() {
@@ -160,6 +169,8 @@ async fn drive(browser: &reqwest::Client, start: &str) -> Result<String, (u16, S
         response = if issuer.ends_with("/o/acme") && page.contains("federation/start?") {
             let link = start_link(&page).unwrap();
             browser.get(format!("{issuer}/{link}")).send().await.unwrap()
+        } else if page.contains("action=\"link\"") {
+            return Err((status, page));
         } else if page.contains("name=\"password\"") {
             form.push(("email", BOB.to_owned()));
             form.push(("password", BOB_PASSWORD.to_owned()));
@@ -174,7 +185,7 @@ async fn drive(browser: &reqwest::Client, start: &str) -> Result<String, (u16, S
     panic!("no end after twelve steps");
 }
 
-fn claims_of(token: &str) -> Value {
+pub(crate) fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
@@ -281,11 +292,47 @@ async fn an_unverified_upstream_email_is_never_linked_automatically() {
     world.stores.users.create(&existing).await.unwrap();
     let (_, challenge) = pkce();
     let start = authorization_url(world, "web", "openid", &challenge, &[]);
-    let (status, page) = drive(&browser(), &start).await.expect_err("the login must be refused");
-    assert_eq!(status, 403);
-    assert!(page.contains(&zenoauth_server::http::pages::escape(ACCOUNT_EXISTS)), "{page}");
+    let (status, page) = drive(&browser(), &start).await.expect_err("the login must not go through");
+    // Not linked: the user is asked to prove the account's password first
+    // (crate::federation_linking covers that proof).
+    assert_eq!(status, 200);
+    assert!(page.contains(zenoauth_server::http::oidc::federation_link::LINK_TITLE), "{page}");
     let links = world.stores.federation.identities_of_user(world.organization.id, existing.id).await.unwrap();
     assert!(links.is_empty(), "no automatic link without a verified upstream email");
+}
+
+#[tokio::test]
+async fn an_email_from_another_claim_is_never_verified() {
+    // bob's upstream email is verified, but the provider reads the email from
+    // `preferred_username`, which `email_verified` does not describe.
+    let mut fed = federation(true, true, true).await;
+    let world = &fed.world;
+    let email = Email::parse(BOB).unwrap();
+    let mut bob = world.stores.users.find_by_email(fed.corp.id, &email).await.unwrap().unwrap();
+    bob.profile["preferred_username"] = json!(BOB);
+    world.stores.users.update(&bob).await.unwrap();
+    fed.provider.email_claim = "preferred_username".to_owned();
+    world.stores.federation.update_provider(&fed.provider).await.unwrap();
+    let now = world.clock.now();
+    let existing = User {
+        id: fed.ids.next(),
+        organization_id: world.organization.id,
+        email: email.clone(),
+        email_verified: true,
+        password_hash: None,
+        profile: json!({}),
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    world.stores.users.create(&existing).await.unwrap();
+    let (_, challenge) = pkce();
+    let start = authorization_url(world, "web", "openid", &challenge, &[]);
+    let (status, page) = drive(&browser(), &start).await.expect_err("the login must not go through");
+    assert_eq!(status, 200);
+    assert!(page.contains(zenoauth_server::http::oidc::federation_link::LINK_TITLE), "{page}");
+    let links = world.stores.federation.identities_of_user(world.organization.id, existing.id).await.unwrap();
+    assert!(links.is_empty(), "no automatic link on an email the upstream did not verify");
 }
 
 #[tokio::test]

@@ -413,3 +413,46 @@ on_both_databases!(
     revocation_and_introspection,
     end_session_logs_out,
 );
+
+/// The login form's answer may go to the client only at a redirect URI
+/// registered for it: a forged `authorize` continuation does not widen the
+/// Content-Security-Policy's `form-action`.
+#[tokio::test]
+async fn form_action_allows_only_a_registered_redirect_uri() {
+    let world = World::new(zenoauth_store_memory::MemoryDatabase::new().stores()).await;
+    let browser = browser();
+    let (_, challenge) = pkce();
+    let login = browser.get(authorization_url(&world, "web", "openid", &challenge, &[])).send().await.unwrap();
+    let page = login.text().await.unwrap();
+    let genuine = hidden_field(&page, "authorize").expect("a continuation");
+    let csrf = hidden_field(&page, "csrf_token").unwrap();
+    let forged_redirect = genuine.replace(
+        &format!("redirect_uri={}", url_encoded(REDIRECT)),
+        &format!("redirect_uri={}", url_encoded("https://evil.example/cb")),
+    );
+    assert_ne!(forged_redirect, genuine, "the continuation carries the redirect URI: {genuine}");
+    let unknown_client = genuine.replace("client_id=web", "client_id=nobody");
+    let repeated = format!("{genuine}&redirect_uri={}", url_encoded("https://evil.example/cb"));
+    for (authorize, allowed) in [
+        (genuine.as_str(), true),
+        (forged_redirect.as_str(), false),
+        (unknown_client.as_str(), false),
+        (repeated.as_str(), false),
+    ] {
+        let form = [
+            ("csrf_token", csrf.as_str()),
+            ("email", EMAIL),
+            ("password", "wrong password!"),
+            ("authorize", authorize),
+        ];
+        let response = browser.post(world.url("/login")).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{authorize}");
+        let csp = response.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+        assert!(!csp.contains("evil.example"), "{authorize}: {csp}");
+        assert_eq!(csp.contains("form-action 'self' http://127.0.0.1:9"), allowed, "{authorize}: {csp}");
+    }
+}
+
+fn url_encoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -74,6 +74,21 @@ pub struct World {
 
 impl World {
     pub async fn new(stores: Stores) -> Self {
+        Self::new_with(stores, |state| state).await
+    }
+
+    /// As [`World::new`], with the server's state adjusted by `configure`
+    /// (e.g. `AppState::with_upstream_timeout`).
+    pub async fn new_with(stores: Stores, configure: impl FnOnce(AppState) -> AppState) -> Self {
+        Self::build(stores, configure, None).await
+    }
+
+    /// As [`World::new`], with the public URL on `host` (see [`TestServer::start_on`]).
+    pub async fn on_host(stores: Stores, host: &str) -> Self {
+        Self::build(stores, |state| state, Some(host)).await
+    }
+
+    async fn build(stores: Stores, configure: impl FnOnce(AppState) -> AppState, host: Option<&str>) -> Self {
         let random: Arc<dyn RandomSource> = Arc::new(OsRandom::new());
         let cheap = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
         let hasher = Arc::new(Argon2Hasher::new(cheap, random.clone()).unwrap());
@@ -102,7 +117,8 @@ impl World {
         stores.users.create(&user).await.unwrap();
         let placeholder = PublicUrl::parse("http://127.0.0.1").unwrap();
         let state = AppState::new(stores.clone(), Arc::new(StoresReadiness(stores.clone())), services, placeholder);
-        let server = TestServer::start(state).await;
+        let state = configure(state);
+        let server = TestServer::start_on(state, host).await;
         let world = Self { server, stores, clock, organization, user, ids };
         world.add_app("web", Some(WEB_SECRET), USER_SCOPES, json!({"post_logout_redirect_uris": [BYE]})).await;
         world

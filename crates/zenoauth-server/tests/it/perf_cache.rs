@@ -269,3 +269,66 @@ async fn once_warm_issuance_and_introspection_need_no_store_at_all() {
     assert!(store_calls < 20, "{store_calls} store calls for 40 requests");
     memory.faults().fail_always(false);
 }
+
+/// The hourly key-maintenance pass visits every organization. It reads
+/// around the caches (`key_maintenance::SweepKeys`): a pass over many
+/// tenants must not load every tenant's key list into them (idle RSS would
+/// grow with the number of organizations), while what it writes is still
+/// evicted from them.
+#[tokio::test]
+async fn the_key_maintenance_pass_reads_around_the_caches() {
+    use std::sync::Arc;
+
+    use zenoauth_crypto::{Argon2Hasher, Argon2Params, KeyEncryptionKey, OsRandom};
+    use zenoauth_domain::keys::{KeyRing, Rotation};
+    use zenoauth_domain::model::SigningAlgorithm;
+    use zenoauth_domain::ports::RandomSource;
+    use zenoauth_server::key_maintenance::{run_pass, SweepKeys};
+    use zenoauth_server::services::Services;
+    use zenoauth_store_cache::{CacheName, CacheSettings, CachedStores};
+    use zenoauth_store_memory::MemoryDatabase;
+
+    use crate::oidc_support::World;
+
+    let memory = MemoryDatabase::new();
+    let cached = CachedStores::new(memory.stores(), CacheSettings::default(), None);
+    let world = World::new(cached.stores()).await;
+    let mut organizations = vec![world.organization.id];
+    for slug in ["beta", "gamma", "delta"] {
+        organizations.push(world.add_organization(slug).await.id);
+    }
+    let random: Arc<dyn RandomSource> = Arc::new(OsRandom::new());
+    let cheap = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    let hasher = Arc::new(Argon2Hasher::new(cheap, random.clone()).unwrap());
+    let services =
+        Services::with_key(world.clock.clone(), random.clone(), hasher, KeyEncryptionKey::generate(random.as_ref()));
+    let ring_over = |keys| KeyRing::new(keys, services.signer.clone(), services.clock.clone(), services.random.clone());
+    let sweep = ring_over(Arc::new(SweepKeys::new(memory.stores().signing_keys, cached.stores().signing_keys)));
+    for &organization in &organizations {
+        sweep.signing_key(organization, SigningAlgorithm::EdDsa).await.unwrap();
+    }
+    let key_entries = |stats: zenoauth_store_cache::CacheStats| -> u64 {
+        stats
+            .caches
+            .iter()
+            .filter(|figures| matches!(figures.name, CacheName::SigningKeyLists | CacheName::ActiveSigningKeys))
+            .map(|figures| figures.entries)
+            .sum()
+    };
+    let tenants = cached.stores().organizations;
+
+    let summary = run_pass(&sweep, tenants.as_ref()).await;
+    assert_eq!(summary.organizations, 4);
+    assert_eq!(key_entries(cached.settled_stats().await), 0, "the pass filled the key caches");
+    // The same pass over the cached store (what `serve` did before) fills them: the check can fail.
+    run_pass(&ring_over(cached.stores().signing_keys), tenants.as_ref()).await;
+    assert!(key_entries(cached.settled_stats().await) >= 4);
+
+    // A write of the sweep (a rotation) is seen at once through the warm cache.
+    let organization = organizations[1];
+    let before = cached.stores().signing_keys.list(organization).await.unwrap();
+    let rotated = sweep.rotate(organization, SigningAlgorithm::EdDsa, Rotation::Staged).await.unwrap();
+    let after = cached.stores().signing_keys.list(organization).await.unwrap();
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(after.iter().any(|key| key.id == rotated.key.id));
+}

@@ -36,14 +36,27 @@ pub fn test_state(stores: Stores, readiness: Arc<dyn ReadinessCheck>) -> AppStat
 /// The server running in this process; stops when dropped.
 pub struct TestServer {
     pub address: SocketAddr,
+    /// The public URL (`http://{address}`, or on a host name, see [`TestServer::start_on`]).
+    base: String,
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl TestServer {
     pub async fn start(state: AppState) -> Self {
+        Self::start_on(state, None).await
+    }
+
+    /// As [`TestServer::start`], with the public URL on `host` (e.g.
+    /// `localhost`: WebAuthn needs a domain as relying party, not an IP address).
+    pub async fn start_on(state: AppState, host: Option<&str>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let state = state.with_public_url(PublicUrl::from_socket_addr(address));
+        let public_url = match host {
+            Some(host) => PublicUrl::parse(&format!("http://{host}:{}", address.port())).unwrap(),
+            None => PublicUrl::from_socket_addr(address),
+        };
+        let base = public_url.as_str().to_owned();
+        let state = state.with_public_url(public_url);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve(
             listener,
@@ -53,7 +66,7 @@ impl TestServer {
             },
             Duration::from_secs(5),
         ));
-        Self { address, stop: Some(stop) }
+        Self { address, base, stop: Some(stop) }
     }
 
     /// Begins a graceful shutdown.
@@ -64,7 +77,7 @@ impl TestServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("{}{path}", self.base)
     }
 }
 

@@ -3,7 +3,9 @@
 
 use time::OffsetDateTime;
 use uuid::Uuid;
-use zenoauth_domain::federation::{FederatedIdentity, FederationLogin, IdentityProvider};
+use zenoauth_domain::federation::{
+    FederatedIdentity, FederationLogin, IdentityDeletion, IdentityProvider, PendingLink,
+};
 use zenoauth_domain::ids::{OrganizationId, UserId};
 use zenoauth_domain::values::SecretDigest;
 use zenoauth_domain::{Error, Result};
@@ -62,6 +64,7 @@ impl State {
         self.identity_providers.remove(&id);
         self.federated_identities.retain(|(_, provider, _), _| *provider != id);
         self.federation_logins.retain(|_, login| login.provider_id != id);
+        self.federation_pending_links.retain(|_, link| link.provider_id != id);
         true
     }
 
@@ -101,6 +104,62 @@ impl State {
         identities
     }
 
+    pub(crate) fn federation_delete_identity(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+        provider: Uuid,
+        subject: &str,
+    ) -> bool {
+        let key = (organization, provider, subject.to_owned());
+        if self.federated_identities.get(&key).is_none_or(|identity| identity.user_id != user) {
+            return false;
+        }
+        self.federated_identities.remove(&key).is_some()
+    }
+
+    pub(crate) fn federation_delete_identity_unless_last(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+        provider: Uuid,
+        subject: &str,
+    ) -> IdentityDeletion {
+        let key = (organization, provider, subject.to_owned());
+        if self.federated_identities.get(&key).is_none_or(|identity| identity.user_id != user) {
+            return IdentityDeletion::NotFound;
+        }
+        let links = self
+            .federated_identities
+            .values()
+            .filter(|identity| identity.organization_id == organization && identity.user_id == user)
+            .count();
+        if links <= 1 {
+            return IdentityDeletion::Last;
+        }
+        self.federated_identities.remove(&key);
+        IdentityDeletion::Deleted
+    }
+
+    pub(crate) fn federation_put_pending_link(&mut self, link: &PendingLink) -> Result<()> {
+        self.federation_require_provider(link.organization_id, link.provider_id)?;
+        self.require_user(link.organization_id, link.user_id)?;
+        self.federation_pending_links.insert(link.token_digest, link.clone());
+        Ok(())
+    }
+
+    pub(crate) fn federation_take_pending_link(
+        &mut self,
+        organization: OrganizationId,
+        token_digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Option<PendingLink> {
+        if self.federation_pending_links.get(token_digest)?.organization_id != organization {
+            return None;
+        }
+        self.federation_pending_links.remove(token_digest).filter(|link| link.expires_at > now)
+    }
+
     pub(crate) fn federation_put_login(&mut self, login: &FederationLogin) -> Result<()> {
         self.federation_require_provider(login.organization_id, login.provider_id)?;
         self.federation_logins.insert(login.state_digest, login.clone());
@@ -117,5 +176,23 @@ impl State {
             return None;
         }
         self.federation_logins.remove(state_digest).filter(|login| login.expires_at > now)
+    }
+
+    pub(crate) fn federation_provider_has_identities(&self, organization: OrganizationId, provider: Uuid) -> bool {
+        self.federated_identities
+            .values()
+            .any(|identity| identity.organization_id == organization && identity.provider_id == provider)
+    }
+
+    pub(crate) fn federation_delete_expired_pending_links(&mut self, now: OffsetDateTime) -> u64 {
+        let before = self.federation_pending_links.len();
+        self.federation_pending_links.retain(|_, link| link.expires_at > now);
+        super::count(before - self.federation_pending_links.len())
+    }
+
+    pub(crate) fn federation_delete_expired_logins(&mut self, now: OffsetDateTime) -> u64 {
+        let before = self.federation_logins.len();
+        self.federation_logins.retain(|_, login| login.expires_at > now);
+        super::count(before - self.federation_logins.len())
     }
 }

@@ -1,7 +1,8 @@
 //! The account pages under `/o/{slug}/account` (issue 5, email flows):
 //! "forgot password" (`/forgot`), password reset (`/reset?token=…`),
 //! invitation acceptance (`/invitation?token=…`) and email verification
-//! (`/verify?token=…`). Server-rendered like the login pages (CSRF
+//! (`/verify?token=…`), and the signed-in user's linked identities
+//! (`/identities`, [`identities`]). Server-rendered like the login pages (CSRF
 //! double-submit cookie, strict CSP). A link is only looked at on GET and
 //! used up on POST, so mail scanners that fetch links do not spend them.
 //! The use cases are the domain's [`AccountLinks`]; this module renders and
@@ -25,6 +26,8 @@ use super::oidc::Tenant;
 use super::pages::{error_page, escape, hidden, Branding, Page};
 use super::AppState;
 use crate::mail::templates;
+
+pub mod identities;
 
 /// Words of the account pages.
 mod words {
@@ -56,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/reset", get(reset_show).post(reset_submit))
         .route("/invitation", get(invitation_show).post(invitation_submit))
         .route("/verify", get(verify_show).post(verify_submit))
+        .route("/identities", get(identities::show).post(identities::remove))
 }
 
 /// The use case over this state's ports.
@@ -107,7 +111,7 @@ fn token_of(query: Option<&str>) -> String {
     field(&pairs, "token").unwrap_or_default().chars().take(200).collect()
 }
 
-fn with_csrf(page: Page, cookie: Option<axum::http::HeaderValue>) -> Page {
+pub(crate) fn with_csrf(page: Page, cookie: Option<axum::http::HeaderValue>) -> Page {
     match cookie {
         Some(cookie) => page.header(header::SET_COOKIE, cookie),
         None => page,
@@ -115,7 +119,7 @@ fn with_csrf(page: Page, cookie: Option<axum::http::HeaderValue>) -> Page {
 }
 
 /// The posted form, CSRF-checked; `Err` is the page to answer with.
-fn posted_form(
+pub(crate) fn posted_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,

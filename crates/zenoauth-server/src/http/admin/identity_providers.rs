@@ -1,5 +1,6 @@
 //! `/api/v1/organizations/{org_id}/identity-providers` (issue 6): upstream
-//! OpenID Connect providers of an organization. The client secret is sealed
+//! identity providers of an organization (OpenID Connect, or plain OAuth 2.0
+//! with configured endpoints). The client secret is sealed
 //! under the key-encryption key on write and never shown again
 //! (`has_client_secret` says whether one is set).
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use zenoauth_domain::federation::{ClaimMapping, IdentityProvider};
+use zenoauth_domain::federation::{ClaimMapping, IdentityProvider, ProviderKind};
 use zenoauth_domain::model::Organization;
 use zenoauth_domain::ports::FederationCrypto as _;
 
@@ -56,12 +57,43 @@ impl From<ClaimMappingDto> for ClaimMapping {
     }
 }
 
-/// An upstream OpenID Connect provider.
+/// What protocol an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKindDto {
+    /// OpenID Connect: endpoints from discovery, a validated ID token.
+    Oidc,
+    /// Plain OAuth 2.0 (GitHub-style): configured endpoints, the identity
+    /// from the userinfo endpoint.
+    Oauth2,
+}
+
+impl From<ProviderKind> for ProviderKindDto {
+    fn from(kind: ProviderKind) -> Self {
+        match kind {
+            ProviderKind::Oidc => Self::Oidc,
+            ProviderKind::OAuth2 => Self::Oauth2,
+        }
+    }
+}
+
+impl From<ProviderKindDto> for ProviderKind {
+    fn from(kind: ProviderKindDto) -> Self {
+        match kind {
+            ProviderKindDto::Oidc => Self::Oidc,
+            ProviderKindDto::Oauth2 => Self::OAuth2,
+        }
+    }
+}
+
+/// An upstream identity provider.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "019375c2-6647-70a1-bd25-09f47117c3f9", "organization_id": "019375c2-6647-70a1-bd25-09f47117c3f4",
-    "name": "Corp SSO", "issuer": "https://login.corp.example/realms/staff", "client_id": "zenoauth",
-    "has_client_secret": true, "scopes": ["openid", "profile", "email"], "enabled": true,
+    "name": "Corp SSO", "kind": "oidc", "issuer": "https://login.corp.example/realms/staff",
+    "authorization_endpoint": null, "token_endpoint": null, "userinfo_endpoint": null,
+    "subject_claim": "sub", "email_claim": "email", "icon_url": null, "trust_upstream_amr": false,
+    "client_id": "zenoauth", "has_client_secret": true, "scopes": ["openid", "profile", "email"], "enabled": true,
     "jit_provisioning": true, "link_by_verified_email": false,
     "claim_mapping": {"attributes": {}, "groups_claim": "groups", "roles": {"engineering": "developer"}},
     "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"}))]
@@ -69,7 +101,18 @@ pub struct IdentityProviderDto {
     pub id: Uuid,
     pub organization_id: Uuid,
     pub name: String,
+    pub kind: ProviderKindDto,
     pub issuer: String,
+    /// `oauth2` only.
+    pub authorization_endpoint: Option<String>,
+    /// `oauth2` only.
+    pub token_endpoint: Option<String>,
+    /// `oauth2` only.
+    pub userinfo_endpoint: Option<String>,
+    pub subject_claim: String,
+    pub email_claim: String,
+    pub icon_url: Option<String>,
+    pub trust_upstream_amr: bool,
     pub client_id: String,
     pub has_client_secret: bool,
     pub scopes: Vec<String>,
@@ -87,7 +130,15 @@ impl From<&IdentityProvider> for IdentityProviderDto {
             id: provider.id,
             organization_id: provider.organization_id.as_uuid(),
             name: provider.name.clone(),
+            kind: provider.kind.into(),
             issuer: provider.issuer.clone(),
+            authorization_endpoint: provider.authorization_endpoint.clone(),
+            token_endpoint: provider.token_endpoint.clone(),
+            userinfo_endpoint: provider.userinfo_endpoint.clone(),
+            subject_claim: provider.subject_claim.clone(),
+            email_claim: provider.email_claim.clone(),
+            icon_url: provider.icon_url.clone(),
+            trust_upstream_amr: provider.trust_upstream_amr,
             client_id: provider.client_id.clone(),
             has_client_secret: provider.encrypted_client_secret.is_some(),
             scopes: provider.scopes.clone(),
@@ -115,12 +166,37 @@ pub struct IdentityProviderList {
 pub struct CreateIdentityProvider {
     /// Shown on the login button; 1–100 characters, unique in the organization.
     pub name: String,
-    /// The upstream issuer (its discovery document is at `{issuer}/.well-known/openid-configuration`).
+    /// `oidc` (default) or `oauth2`.
+    pub kind: Option<ProviderKindDto>,
+    /// `oidc`: the upstream issuer (its discovery document is at
+    /// `{issuer}/.well-known/openid-configuration`). `oauth2`: an identifier
+    /// of the upstream, e.g. `https://github.com` (not fetched).
     pub issuer: String,
+    /// `oauth2` only, required there: https (http only for loopback).
+    pub authorization_endpoint: Option<String>,
+    /// `oauth2` only, required there: https (http only for loopback).
+    pub token_endpoint: Option<String>,
+    /// `oauth2` only, required there: https (http only for loopback).
+    pub userinfo_endpoint: Option<String>,
+    /// The claim naming the upstream user (string or number): `sub` (the
+    /// only value for `oidc`); for `oauth2` default `id`. An immutable id the
+    /// upstream never reassigns: `email`, `login`, `preferred_username`,
+    /// `name` and `upn` are refused.
+    pub subject_claim: Option<String>,
+    /// The claim holding the email. Default `email`; only `email` can count as
+    /// verified.
+    pub email_claim: Option<String>,
+    /// The login button's icon: an https URL, or a base64 `data:image/png` /
+    /// `data:image/svg+xml` URL; at most 8192 characters.
+    pub icon_url: Option<String>,
+    /// `oidc` only: an upstream ID token whose `amr` shows a multi-factor
+    /// login satisfies the organization's required second factor. Default false.
+    pub trust_upstream_amr: Option<bool>,
     pub client_id: String,
     /// Omit for a public client (PKCE only). Stored encrypted; never shown again.
     pub client_secret: Option<String>,
-    /// Must include `openid`. Default `["openid", "profile", "email"]`.
+    /// `oidc`: must include `openid`; default `["openid", "profile", "email"]`.
+    /// `oauth2`: the upstream's own scopes; default none.
     pub scopes: Option<Vec<String>>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -139,7 +215,26 @@ pub struct CreateIdentityProvider {
 #[schema(example = json!({"enabled": false}))]
 pub struct UpdateIdentityProvider {
     pub name: Option<String>,
+    /// Changing the kind without `subject_claim` resets it to the kind's default.
+    /// Changing `kind`, `issuer` or `subject_claim` is refused (409) while
+    /// users are linked to the provider.
+    pub kind: Option<ProviderKindDto>,
     pub issuer: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub authorization_endpoint: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub token_endpoint: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub userinfo_endpoint: Option<Option<String>>,
+    pub subject_claim: Option<String>,
+    pub email_claim: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub icon_url: Option<Option<String>>,
+    pub trust_upstream_amr: Option<bool>,
     pub client_id: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -216,14 +311,27 @@ pub async fn create(
 ) -> Result<Response, AdminError> {
     let organization = admin.organization(&state, path_id(&org_id)?).await?;
     let now = state.services.clock.now();
+    let kind = body.kind.map_or(ProviderKind::Oidc, ProviderKind::from);
+    let default_scopes = match kind {
+        ProviderKind::Oidc => vec!["openid".into(), "profile".into(), "email".into()],
+        ProviderKind::OAuth2 => Vec::new(),
+    };
     let mut provider = IdentityProvider {
         id: super::ids(&state).next(),
         organization_id: organization.id,
         name: body.name.trim().to_owned(),
+        kind,
         issuer: body.issuer,
+        authorization_endpoint: body.authorization_endpoint,
+        token_endpoint: body.token_endpoint,
+        userinfo_endpoint: body.userinfo_endpoint,
+        subject_claim: body.subject_claim.unwrap_or_else(|| kind.default_subject_claim().to_owned()),
+        email_claim: body.email_claim.unwrap_or_else(|| "email".to_owned()),
+        icon_url: body.icon_url,
+        trust_upstream_amr: body.trust_upstream_amr.unwrap_or(false),
         client_id: body.client_id,
         encrypted_client_secret: None,
-        scopes: body.scopes.unwrap_or_else(|| vec!["openid".into(), "profile".into(), "email".into()]),
+        scopes: body.scopes.unwrap_or(default_scopes),
         enabled: body.enabled.unwrap_or(true),
         jit_provisioning: body.jit_provisioning.unwrap_or(true),
         link_by_verified_email: body.link_by_verified_email.unwrap_or(false),
@@ -234,7 +342,7 @@ pub async fn create(
     provider.validate()?;
     provider.encrypted_client_secret = seal(&state, &provider, body.client_secret.as_deref())?;
     state.stores.federation.create_provider(&provider).await?;
-    let data = json!({"name": provider.name, "issuer": provider.issuer});
+    let data = json!({"name": provider.name, "kind": provider.kind.as_str(), "issuer": provider.issuer});
     record(&state, &admin, organization.id, "identity_provider.created", provider.id.to_string(), data).await;
     let location = format!("/api/v1/organizations/{}/identity-providers/{}", organization.id, provider.id);
     Ok(created(&location, IdentityProviderDto::from(&provider)))
@@ -274,11 +382,39 @@ pub async fn update(
 ) -> Result<Response, AdminError> {
     let (organization, mut provider) = find(&state, &admin, &org_id, &provider_id).await?;
     check_if_match(&headers, &etag_of(&IdentityProviderDto::from(&provider)))?;
+    let before = provider.clone();
     if let Some(name) = body.name {
         provider.name = name.trim().to_owned();
     }
+    if let Some(kind) = body.kind.map(ProviderKind::from) {
+        if kind != provider.kind && body.subject_claim.is_none() {
+            provider.subject_claim = kind.default_subject_claim().to_owned();
+        }
+        provider.kind = kind;
+    }
     if let Some(issuer) = body.issuer {
         provider.issuer = issuer;
+    }
+    if let Some(endpoint) = body.authorization_endpoint {
+        provider.authorization_endpoint = endpoint;
+    }
+    if let Some(endpoint) = body.token_endpoint {
+        provider.token_endpoint = endpoint;
+    }
+    if let Some(endpoint) = body.userinfo_endpoint {
+        provider.userinfo_endpoint = endpoint;
+    }
+    if let Some(claim) = body.subject_claim {
+        provider.subject_claim = claim;
+    }
+    if let Some(claim) = body.email_claim {
+        provider.email_claim = claim;
+    }
+    if let Some(icon) = body.icon_url {
+        provider.icon_url = icon;
+    }
+    if let Some(trust) = body.trust_upstream_amr {
+        provider.trust_upstream_amr = trust;
     }
     if let Some(client_id) = body.client_id {
         provider.client_id = client_id;
@@ -299,6 +435,11 @@ pub async fn update(
         provider.claim_mapping = mapping.into();
     }
     provider.validate()?;
+    if provider.renames_subjects(&before)
+        && state.stores.federation.provider_has_identities(organization.id, provider.id).await?
+    {
+        return Err(AdminError::conflict(zenoauth_domain::federation::SUBJECT_RENAME_REFUSED));
+    }
     if let Some(secret) = body.client_secret {
         provider.encrypted_client_secret = seal(&state, &provider, secret.as_deref())?;
     }

@@ -16,8 +16,10 @@ pub mod auth;
 pub mod common;
 pub mod consents;
 pub mod error;
+pub mod identities;
 pub mod identity_providers;
 pub mod keys;
+pub mod mfa;
 pub mod organizations;
 pub mod roles;
 pub mod sessions;
@@ -49,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{org}/users/{{user_id}}/reactivate"), post(users::reactivate))
         .route(&format!("{org}/users/{{user_id}}/password"), put(users::set_password))
         .route(&format!("{org}/users/{{user_id}}/verification"), post(users::send_verification))
+        .route(&format!("{org}/users/{{user_id}}/mfa"), get(mfa::read).delete(mfa::reset))
         .route(&format!("{org}/users/{{user_id}}/roles"), get(roles::user_roles))
         .route(
             &format!("{org}/users/{{user_id}}/roles/{{role_id}}"),
@@ -58,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{org}/users/{{user_id}}/sessions/{{session_id}}"), delete(sessions::revoke))
         .route(&format!("{org}/users/{{user_id}}/consents"), get(consents::list).delete(consents::revoke_all))
         .route(&format!("{org}/users/{{user_id}}/consents/{{application_id}}"), delete(consents::revoke))
+        .route(&format!("{org}/users/{{user_id}}/identities"), get(identities::list))
+        .route(&format!("{org}/users/{{user_id}}/identities/{{provider_id}}/{{subject}}"), delete(identities::delete))
         .route(&format!("{org}/applications"), get(applications::list).post(applications::create))
         .route(
             &format!("{org}/applications/{{application_id}}"),
@@ -123,7 +128,7 @@ pub(crate) async fn record(
     paths(
         organizations::list, organizations::create, organizations::read, organizations::update, organizations::delete,
         users::list, users::create, users::read, users::update, users::delete, users::deactivate, users::reactivate,
-        users::set_password, users::send_verification,
+        users::set_password, users::send_verification, mfa::read, mfa::reset,
         applications::list, applications::create, applications::read, applications::update, applications::delete,
         applications::rotate_secret,
         roles::list, roles::create, roles::read, roles::update, roles::delete,
@@ -131,6 +136,7 @@ pub(crate) async fn record(
         roles::application_roles, roles::assign_to_application, roles::unassign_from_application,
         sessions::list, sessions::revoke, sessions::revoke_all,
         consents::list, consents::revoke, consents::revoke_all,
+        identities::list, identities::delete,
         keys::list, keys::rotate,
         audit::list,
         identity_providers::list, identity_providers::create, identity_providers::read,

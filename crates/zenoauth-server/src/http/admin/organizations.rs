@@ -65,7 +65,10 @@ pub struct CreateOrganization {
     #[schema(example = "Acme Corp")]
     pub name: String,
     /// A JSON object (at most 16 KiB): `session_absolute_lifetime_seconds`,
-    /// `session_idle_lifetime_seconds`, `logo_url`, and your own keys.
+    /// `session_idle_lifetime_seconds`, `logo_url`, `mfa_policy`,
+    /// `password_login` (`false`: the login page shows only the identity
+    /// providers and refuses passwords; not allowed for `system`), and your
+    /// own keys.
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Json>,
 }
@@ -83,6 +86,8 @@ pub struct UpdateOrganization {
 fn checked_settings(organization: &Organization) -> Result<(), AdminError> {
     bounded_object(&organization.settings, "settings")?;
     OrganizationSettings::from_organization(organization)?;
+    // `password_login`: true (default) or false, never false for `system` (docs/federation.md).
+    zenoauth_domain::oauth::settings::password_login_setting(organization)?;
     // `mfa_policy`: off, optional or required (docs/mfa.md).
     zenoauth_domain::mfa::MfaPolicy::from_organization(organization)?;
     Ok(())

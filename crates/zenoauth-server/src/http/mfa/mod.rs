@@ -9,8 +9,10 @@
 //! - `POST /mfa/totp`            confirms it with a code; shows the recovery codes once
 //! - `GET/POST /mfa/challenge`   the second step of a login
 //! - `POST /mfa/recovery-codes`  ten new recovery codes (full session)
-//! - `POST /mfa/remove`          turns the factor off (full session)
+//! - `POST /mfa/remove`          turns two-step verification off (full session)
+//! - passkeys: see [`passkeys`]
 
+pub mod passkeys;
 pub mod strings;
 
 use std::fmt::Write as _;
@@ -23,7 +25,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use qrcodegen::{QrCode, QrCodeEcc};
-use zenoauth_crypto::CryptoOAuth;
+use zenoauth_crypto::{CryptoOAuth, WebauthnPasskeys};
 use zenoauth_domain::mfa::{ChallengeOutcome, MfaPorts, MultiFactor, Pending, RecoveryCodes, TotpEnrolment};
 use zenoauth_domain::model::{Session, User};
 
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/challenge", get(challenge_show).post(challenge_submit))
         .route("/recovery-codes", post(regenerate))
         .route("/remove", post(remove))
+        .merge(passkeys::routes())
 }
 
 /// The domain's MFA use cases over this state.
@@ -50,6 +53,7 @@ pub fn multi_factor(state: &AppState) -> MultiFactor {
         state.stores.clone(),
         MfaPorts {
             crypto: services.mfa_crypto.clone(),
+            ceremonies: Arc::new(WebauthnPasskeys::new()),
             oauth_crypto: Arc::new(CryptoOAuth::new(services.random.clone())),
             clock: services.clock.clone(),
             random: services.random.clone(),
@@ -170,6 +174,7 @@ pub fn challenge_page(
     headers: &HeaderMap,
     authorize: Option<&str>,
     failed: Option<&str>,
+    passkey: bool,
 ) -> Response {
     let (csrf, set_cookie) = flow::csrf_token(state, headers);
     let mut body = match failed {
@@ -178,6 +183,9 @@ pub fn challenge_page(
     };
     let action = format!("{}/challenge", base_path(state, tenant));
     body.push_str(&code_form(&csrf, &action, authorize, strings::VERIFY_BUTTON, "one-time-code"));
+    if passkey && passkeys::available(state) {
+        body.push_str(&passkeys::challenge_button(state, tenant, &csrf, authorize));
+    }
     let status = if failed.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let mut page = Page::new(status, strings::CHALLENGE_TITLE).push(&body);
     if let Some(cookie) = set_cookie {
@@ -215,6 +223,10 @@ fn enrol_page(
     );
     let action = format!("{}/totp", base_path(state, tenant));
     body.push_str(&code_form(&csrf, &action, authorize, strings::VERIFY_BUTTON, "one-time-code"));
+    if passkeys::available(state) {
+        let _ = write!(body, "<p>{}</p>", escape(strings::ENROL_PASSKEY_INSTEAD));
+        body.push_str(&passkeys::add_form(state, tenant, &csrf, authorize));
+    }
     let status = if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut page = Page::new(status, strings::ENROL_TITLE).push(&body);
     if let Some(cookie) = set_cookie {
@@ -244,7 +256,10 @@ pub async fn after_password(
     authorize: Option<&str>,
 ) -> Response {
     match pending {
-        Pending::Challenge => challenge_page(state, tenant, headers, authorize, None),
+        Pending::Challenge => match multi_factor(state).offers_passkey(session).await {
+            Ok(passkey) => challenge_page(state, tenant, headers, authorize, None, passkey),
+            Err(error) => internal_page(&error, &branding(tenant)),
+        },
         Pending::Enrol => {
             let user = match user_of(state, tenant, session).await {
                 Ok(user) => user,
@@ -355,7 +370,7 @@ async fn enrol_show(
         Ok(user) => user,
         Err(response) => return response,
     };
-    match multi_factor(&state).has_factor(tenant.0.id, user.id).await {
+    match multi_factor(&state).has_totp(tenant.0.id, user.id).await {
         Ok(true) => return error_page(StatusCode::CONFLICT, strings::ENROL_ALREADY, &branding),
         Ok(false) => {}
         Err(error) => return internal_page(&error, &branding),
@@ -422,10 +437,14 @@ async fn challenge_show(
     RawQuery(query): RawQuery,
 ) -> Response {
     let cookie = flow::cookie(&headers, &flow::session_cookie_name(&state, &tenant));
-    match multi_factor(&state).pending_session(tenant.0.id, cookie.as_deref()).await {
-        Ok(Some((_, Pending::Challenge))) => {
+    let mfa = multi_factor(&state);
+    match mfa.pending_session(tenant.0.id, cookie.as_deref()).await {
+        Ok(Some((session, Pending::Challenge))) => {
             let pairs = flow::decode_pairs(&query.unwrap_or_default());
-            challenge_page(&state, &tenant, &headers, authorize_field(&pairs), None)
+            match mfa.offers_passkey(&session).await {
+                Ok(passkey) => challenge_page(&state, &tenant, &headers, authorize_field(&pairs), None, passkey),
+                Err(error) => internal_page(&error, &branding(&tenant)),
+            }
         }
         Ok(_) => error_page(StatusCode::UNAUTHORIZED, strings::SIGN_IN_FIRST, &branding(&tenant)),
         Err(error) => internal_page(&error, &branding(&tenant)),
@@ -448,25 +467,33 @@ async fn challenge_submit(State(state): State<AppState>, tenant: Tenant, headers
     };
     let authorize = authorize_field(&pairs);
     let answer = field(&pairs, "code").unwrap_or_default();
+    let passkey = match mfa.offers_passkey(&pending).await {
+        Ok(passkey) => passkey,
+        Err(error) => return internal_page(&error, &branding),
+    };
     if answer.len() > 64 {
-        return challenge_page(&state, &tenant, &headers, authorize, Some(strings::CHALLENGE_FAILED));
+        return challenge_page(&state, &tenant, &headers, authorize, Some(strings::CHALLENGE_FAILED), passkey);
     }
     match mfa.answer_challenge(&pending, answer).await {
         Ok(ChallengeOutcome::Passed { session, cookie, .. }) => {
             signed_in(&state, &tenant, &headers, *session, &cookie.plaintext, authorize, None).await
         }
         Ok(ChallengeOutcome::Failed) => {
-            challenge_page(&state, &tenant, &headers, authorize, Some(strings::CHALLENGE_FAILED))
+            challenge_page(&state, &tenant, &headers, authorize, Some(strings::CHALLENGE_FAILED), passkey)
         }
-        Ok(ChallengeOutcome::Locked) => {
-            let mut response = error_page(StatusCode::TOO_MANY_REQUESTS, strings::CHALLENGE_LOCKED, &branding);
-            if let Some(clear) = flow::session_clear_cookie(&state, &tenant) {
-                response.headers_mut().append(header::SET_COOKIE, clear);
-            }
-            response
-        }
+        Ok(ChallengeOutcome::Locked) => challenge_locked_page(&state, &tenant),
         Err(error) => internal_page(&error, &branding),
     }
+}
+
+/// 429: too many wrong second-factor answers (codes or passkeys); the
+/// pending session is over, so its cookie is cleared.
+fn challenge_locked_page(state: &AppState, tenant: &Tenant) -> Response {
+    let mut response = error_page(StatusCode::TOO_MANY_REQUESTS, strings::CHALLENGE_LOCKED, &branding(tenant));
+    if let Some(clear) = flow::session_clear_cookie(state, tenant) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    response
 }
 
 /// `GET /mfa`: status and actions.
@@ -511,6 +538,28 @@ async fn manage(State(state): State<AppState>, tenant: Tenant, headers: HeaderMa
             escape(strings::MANAGE_OFF),
             escape(&format!("{path}/totp")),
             escape(strings::MANAGE_ENROL)
+        );
+    }
+    if enrolled {
+        match mfa.has_totp(tenant.0.id, session.user_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = write!(
+                    body,
+                    "<p><a href=\"{}\">{}</a></p>",
+                    escape(&format!("{path}/totp")),
+                    escape(strings::MANAGE_ENROL)
+                );
+            }
+            Err(error) => return internal_page(&error, &branding),
+        }
+    }
+    if passkeys::available(&state) {
+        let _ = write!(
+            body,
+            "<p><a id=\"passkeys-link\" href=\"{}\">{}</a></p>",
+            escape(&format!("{path}/passkeys")),
+            escape(strings::MANAGE_PASSKEYS)
         );
     }
     let mut page = Page::new(StatusCode::OK, strings::MANAGE_TITLE).push(&body);

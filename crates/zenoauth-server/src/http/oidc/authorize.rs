@@ -93,7 +93,8 @@ pub(crate) async fn proceed(
                 providers.iter().find(|provider| provider.id.to_string() == hint || provider.name == hint)
             });
             if let Some(provider) = hinted {
-                return super::federation::redirect_to_upstream(state, tenant, provider, Some(&serialized)).await;
+                return super::federation::redirect_to_upstream(state, tenant, headers, provider, Some(&serialized))
+                    .await;
             }
             login::login_page_with(
                 state,
@@ -107,7 +108,7 @@ pub(crate) async fn proceed(
             )
         }
         (Step::Consent, Some(session)) => {
-            consent_page(state, headers, &provider, &issuer, &branding, &request, &session, &serialized).await
+            consent_page(state, headers, provider, &issuer, &branding, &request, &session, &serialized).await
         }
         (Step::Consent, None) => error_page(StatusCode::BAD_REQUEST, strings::ERROR_TITLE, &branding),
         // A second factor is required and this session has not passed one (crate::http::mfa).

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 use zenoauth_crypto::{digest_secret, pkce_s256_challenge, CryptoOAuth};
-use zenoauth_domain::federation::{FederationLogin, IdentityProvider};
+use zenoauth_domain::federation::{FederationLogin, IdentityProvider, ProviderKind};
 use zenoauth_domain::oauth::{FederatedLoginError, Issuer, OpenIdProvider, UpstreamIdentity};
 use zenoauth_domain::ports::FederationCrypto as _;
 
@@ -61,7 +61,9 @@ pub async fn enabled_providers(state: &AppState, tenant: &Tenant) -> Vec<Identit
     }
 }
 
-/// One button (a link to `federation/start`) per provider.
+/// One button (a link to `federation/start`) per provider, with its icon
+/// (decorative: the text names the provider). The page must allow the
+/// icons' sources ([`icon_sources`]).
 pub fn provider_buttons(providers: &[IdentityProvider], authorize: Option<&str>) -> String {
     let mut html = String::new();
     for provider in providers {
@@ -70,14 +72,23 @@ pub fn provider_buttons(providers: &[IdentityProvider], authorize: Option<&str>)
         if let Some(authorize) = authorize {
             query.append_pair("authorize", authorize);
         }
+        let icon = provider.icon_url.as_deref().map_or_else(String::new, |icon| {
+            format!("<img class=\"idp-icon\" src=\"{}\" alt=\"\" width=\"20\" height=\"20\"> ", escape(icon))
+        });
         html.push_str(&format!(
-            "<p><a class=\"button idp\" href=\"federation/start?{}\">{} {}</a></p>",
+            "<p><a class=\"button idp\" href=\"federation/start?{}\">{icon}{} {}</a></p>",
             escape(&query.finish()),
             escape(strings::SIGN_IN_WITH),
             escape(&provider.name)
         ));
     }
     html
+}
+
+/// The icon URLs of `providers`, for the page's `img-src`
+/// ([`crate::http::pages::Page::allow_image`]).
+pub fn icon_sources(providers: &[IdentityProvider]) -> impl Iterator<Item = &str> {
+    providers.iter().filter_map(|provider| provider.icon_url.as_deref())
 }
 
 fn failure(
@@ -109,15 +120,16 @@ async fn find_enabled(state: &AppState, tenant: &Tenant, id: Option<&str>) -> Op
 pub async fn redirect_to_upstream(
     state: &AppState,
     tenant: &Tenant,
+    headers: &HeaderMap,
     provider: &IdentityProvider,
     authorize: Option<&str>,
 ) -> Response {
     let branding = branding(tenant);
     let oidc = flow::provider(state);
     let issuer = flow::issuer(tenant, state);
-    let metadata = match state.upstream.discover(&provider.issuer).await {
+    let metadata = match endpoints(state, provider).await {
         Ok(metadata) => metadata,
-        Err(error) => return upstream_failure(&oidc, &issuer, provider, &error, &branding),
+        Err(error) => return upstream_failure(oidc, &issuer, provider, &error, &branding),
     };
     let state_token = random_token(state);
     let nonce = random_token(state);
@@ -138,29 +150,49 @@ pub async fn redirect_to_upstream(
     }
     let Ok(mut target) = url::Url::parse(&metadata.authorization_endpoint) else {
         let error = UpstreamError::BadResponse("authorization endpoint is not a URL");
-        return upstream_failure(&oidc, &issuer, provider, &error, &branding);
+        return upstream_failure(oidc, &issuer, provider, &error, &branding);
     };
-    target
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &provider.client_id)
-        .append_pair("redirect_uri", &callback_url(state, tenant))
-        .append_pair("scope", &provider.scopes.join(" "))
-        .append_pair("state", &state_token)
-        .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &pkce_s256_challenge(&verifier))
-        .append_pair("code_challenge_method", "S256");
+    {
+        let mut pairs = target.query_pairs_mut();
+        pairs
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &provider.client_id)
+            .append_pair("redirect_uri", &callback_url(state, tenant));
+        if !provider.scopes.is_empty() {
+            pairs.append_pair("scope", &provider.scopes.join(" "));
+        }
+        pairs.append_pair("state", &state_token);
+        // A nonce only means something where an ID token carries it back.
+        if provider.kind == ProviderKind::Oidc {
+            pairs.append_pair("nonce", &nonce);
+        }
+        pairs
+            .append_pair("code_challenge", &pkce_s256_challenge(&verifier))
+            .append_pair("code_challenge_method", "S256");
+    }
     match HeaderValue::from_str(target.as_str()) {
-        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Ok(location) => {
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+            // Binds the login to this browser (login CSRF; see the callback).
+            if let Some(cookie) = super::federation_link::binding_cookie(state, tenant, headers, &state_token) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(_) => {
             let error = UpstreamError::BadResponse("authorization endpoint is not a valid header");
-            upstream_failure(&oidc, &issuer, provider, &error, &branding)
+            upstream_failure(oidc, &issuer, provider, &error, &branding)
         }
     }
 }
 
 /// `GET /federation/start?provider=…&authorize=…`.
-pub async fn start(State(state): State<AppState>, tenant: Tenant, RawQuery(query): RawQuery) -> Response {
+pub async fn start(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let branding = branding(&tenant);
     let pairs = flow::decode_pairs(&query.unwrap_or_default());
     let authorize = field(&pairs, "authorize").filter(|text| !text.is_empty());
@@ -168,7 +200,7 @@ pub async fn start(State(state): State<AppState>, tenant: Tenant, RawQuery(query
         return error_page(StatusCode::BAD_REQUEST, "The request is too large.", &branding);
     }
     match find_enabled(&state, &tenant, field(&pairs, "provider")).await {
-        Some(provider) => redirect_to_upstream(&state, &tenant, &provider, authorize).await,
+        Some(provider) => redirect_to_upstream(&state, &tenant, &headers, &provider, authorize).await,
         None => error_page(StatusCode::NOT_FOUND, UNKNOWN_PROVIDER, &branding),
     }
 }
@@ -256,6 +288,13 @@ pub async fn callback(
     let issuer = flow::issuer(&tenant, &state);
     let pairs = flow::decode_pairs(&query.unwrap_or_default());
     let now = state.services.clock.now();
+    // Login CSRF (RFC 6749 §10.12, RFC 9700 §4.7): the callback must come to
+    // the browser that started this login, which holds its `state` in a
+    // cookie; a callback URL handed to another browser is refused before
+    // anything is consumed or created.
+    if !super::federation_link::is_bound(&state, &tenant, &headers, field(&pairs, "state")) {
+        return failure(oidc, &issuer, None, "state_mismatch", StatusCode::BAD_REQUEST, STATE_MISMATCH, &branding);
+    }
     let login = match field(&pairs, "state") {
         Some(token) => state.stores.federation.take_login(tenant.0.id, &digest_secret(token), now).await,
         None => Ok(None),
@@ -263,7 +302,7 @@ pub async fn callback(
     let login = match login {
         Ok(Some(login)) => login,
         Ok(None) => {
-            return failure(&oidc, &issuer, None, "state_mismatch", StatusCode::BAD_REQUEST, STATE_MISMATCH, &branding)
+            return failure(oidc, &issuer, None, "state_mismatch", StatusCode::BAD_REQUEST, STATE_MISMATCH, &branding)
         }
         Err(error) => return internal_page(&error, &branding),
     };
@@ -274,15 +313,15 @@ pub async fn callback(
     };
     if field(&pairs, "error").is_some() {
         let status = StatusCode::FORBIDDEN;
-        return failure(&oidc, &issuer, Some(&provider), "upstream_denied", status, UPSTREAM_DENIED, &branding);
+        return failure(oidc, &issuer, Some(&provider), "upstream_denied", status, UPSTREAM_DENIED, &branding);
     }
     let Some(code) = field(&pairs, "code") else {
         let status = StatusCode::BAD_REQUEST;
-        return failure(&oidc, &issuer, Some(&provider), "missing_code", status, UPSTREAM_INVALID, &branding);
+        return failure(oidc, &issuer, Some(&provider), "missing_code", status, UPSTREAM_INVALID, &branding);
     };
     let upstream = match verify_upstream(&state, &tenant, &provider, &login, code).await {
         Ok(upstream) => upstream,
-        Err(error) => return upstream_failure(&oidc, &issuer, &provider, &error, &branding),
+        Err(error) => return upstream_failure(oidc, &issuer, &provider, &error, &branding),
     };
     let ip = crate::http::security::context::current().and_then(|context| context.ip).map(|ip| ip.to_string());
     let user_agent = headers
@@ -293,6 +332,12 @@ pub async fn callback(
     let success = match oidc.federated_login(&issuer, &provider, &upstream, metadata).await {
         Ok(success) => success,
         Err(FederatedLoginError::Internal(error)) => return internal_page(&error, &branding),
+        // An existing account may be connected after proving its password
+        // (the browser is the one that started this login, checked above).
+        Err(FederatedLoginError::AccountExists) => {
+            let continuation = login.continuation.as_str();
+            return super::federation_link::offer(&state, &tenant, &headers, &provider, &upstream, continuation).await;
+        }
         Err(refusal) => {
             let message = match refusal {
                 FederatedLoginError::ProvisioningDisabled => PROVISIONING_DISABLED,
@@ -325,6 +370,75 @@ pub async fn callback(
     response
 }
 
+/// How often expired upstream logins and pending links are deleted (each is
+/// refused once expired anyway; this only keeps abandoned ones from piling up).
+pub const FEDERATION_HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes expired upstream logins and pending links every `interval`,
+/// forever.
+pub async fn forget_expired_federation_state(
+    federation: std::sync::Arc<dyn zenoauth_domain::ports::FederationStore>,
+    clock: std::sync::Arc<dyn zenoauth_domain::ports::Clock>,
+    interval: std::time::Duration,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        let now = clock.now();
+        match federation.delete_expired_logins(now).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "deleted expired federation logins"),
+            Err(error) => tracing::warn!(error = %error, "cannot delete expired federation logins"),
+        }
+        match federation.delete_expired_pending_links(now).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "deleted expired federation pending links"),
+            Err(error) => tracing::warn!(error = %error, "cannot delete expired federation pending links"),
+        }
+    }
+}
+
+/// The upstream's endpoints: from discovery (OpenID Connect, cached) or as
+/// configured (OAuth 2.0).
+async fn endpoints(state: &AppState, provider: &IdentityProvider) -> Result<ProviderMetadata, UpstreamError> {
+    match provider.kind {
+        ProviderKind::Oidc => state.upstream.discover(&provider.issuer).await,
+        ProviderKind::OAuth2 => {
+            match (&provider.authorization_endpoint, &provider.token_endpoint, &provider.userinfo_endpoint) {
+                (Some(authorization), Some(token), Some(userinfo)) => {
+                    Ok(ProviderMetadata::configured(&provider.issuer, authorization, token, userinfo))
+                }
+                _ => Err(UpstreamError::BadResponse("the provider's endpoints are not configured")),
+            }
+        }
+    }
+}
+
+/// The identity of a plain OAuth 2.0 upstream: its userinfo response, read
+/// with the upstream access token. The user is named by `subject_claim`
+/// (string or integer); the email counts as verified only when it is the
+/// `email` claim and userinfo says `email_verified: true` (a boolean) —
+/// otherwise it is never linked automatically. No `amr`: there is no ID token to carry one.
+fn oauth2_identity(provider: &IdentityProvider, userinfo: Json) -> Result<UpstreamIdentity, UpstreamError> {
+    let subject = crate::federation::upstream::subject_of(&userinfo, &provider.subject_claim)
+        .ok_or(UpstreamError::BadResponse("userinfo lacks the subject claim"))?;
+    Ok(UpstreamIdentity {
+        subject,
+        email: userinfo.get(&provider.email_claim).and_then(Json::as_str).map(str::to_owned),
+        email_verified: email_is_verified(provider, &userinfo),
+        claims: userinfo,
+        amr: Vec::new(),
+    })
+}
+
+/// Whether the upstream vouches for the email: `email_verified: true` (a
+/// boolean) describes the `email` claim only, so an email read from any other
+/// `email_claim` is never counted as verified (it can then be linked only with
+/// the password proof).
+fn email_is_verified(provider: &IdentityProvider, claims: &Json) -> bool {
+    provider.email_claim == "email" && claims.get("email_verified").and_then(Json::as_bool).unwrap_or(false)
+}
+
 /// Exchanges the code and validates the ID token; the upstream identity.
 async fn verify_upstream(
     state: &AppState,
@@ -333,7 +447,7 @@ async fn verify_upstream(
     login: &FederationLogin,
     code: &str,
 ) -> Result<UpstreamIdentity, UpstreamError> {
-    let metadata = state.upstream.discover(&provider.issuer).await?;
+    let metadata = endpoints(state, provider).await?;
     let secret = match &provider.encrypted_client_secret {
         Some(sealed) => Some(
             state
@@ -355,19 +469,30 @@ async fn verify_upstream(
             &login.code_verifier,
         )
         .await?;
+    if provider.kind == ProviderKind::OAuth2 {
+        let endpoint = metadata.userinfo_endpoint.as_deref().unwrap_or_default();
+        let userinfo = state.upstream.userinfo(endpoint, &tokens.access_token).await?;
+        return oauth2_identity(provider, userinfo);
+    }
     let id_token = tokens.id_token.ok_or(UpstreamError::InvalidToken("no ID token"))?;
     let crypto = CryptoOAuth::new(state.services.random.clone());
     let claims = state.upstream.verify_signature(&crypto, &metadata, &id_token).await?;
     let now = state.services.clock.now().unix_timestamp();
     check_claims(&claims, &metadata, provider, &login.nonce, now).map_err(UpstreamError::InvalidToken)?;
+    // The `amr` is the ID token's own (signed) claim, never userinfo's.
+    let amr = match claims.get("amr") {
+        Some(Json::Array(values)) => values.iter().filter_map(Json::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
     let claims = match &metadata.userinfo_endpoint {
         Some(endpoint) => merge_userinfo(claims, state.upstream.userinfo(endpoint, &tokens.access_token).await?)?,
         None => claims,
     };
     Ok(UpstreamIdentity {
         subject: claims.get("sub").and_then(Json::as_str).unwrap_or_default().to_owned(),
-        email: claims.get("email").and_then(Json::as_str).map(str::to_owned),
-        email_verified: claims.get("email_verified").and_then(Json::as_bool).unwrap_or(false),
+        email: claims.get(&provider.email_claim).and_then(Json::as_str).map(str::to_owned),
+        email_verified: email_is_verified(provider, &claims),
         claims,
+        amr,
     })
 }

@@ -21,8 +21,14 @@ use super::super::pages::{self, escape, hidden, strings, Branding, Page};
 use super::Tenant;
 use crate::http::AppState;
 
-/// The domain's provider over this state's stores and services.
-pub fn provider(state: &AppState) -> OpenIdProvider {
+/// The domain's provider over this state's stores and services: built once
+/// per state (its ports are shared `Arc`s), not per request — building it
+/// cloned ~25 `Arc`s and allocated twice on every call of the hot paths.
+pub fn provider(state: &AppState) -> &OpenIdProvider {
+    state.openid_provider.get_or_init(|| Arc::new(build_provider(state)))
+}
+
+fn build_provider(state: &AppState) -> OpenIdProvider {
     let services = &state.services;
     OpenIdProvider::new(
         state.stores.clone(),
@@ -45,7 +51,8 @@ pub fn issuer(tenant: &Tenant, state: &AppState) -> Issuer {
 
 pub fn branding(tenant: &Tenant) -> Branding {
     let logo_url = OrganizationSettings::from_organization(&tenant.0).ok().and_then(|settings| settings.logo_url);
-    Branding { organization_name: tenant.0.name.as_str().to_owned(), logo_url }
+    let password_login = zenoauth_domain::oauth::settings::password_login_enabled(&tenant.0);
+    Branding { organization_name: tenant.0.name.as_str().to_owned(), logo_url, password_login }
 }
 
 /// Decodes `application/x-www-form-urlencoded` text, keeping every pair.
@@ -119,6 +126,23 @@ pub fn session_set_cookie(state: &AppState, tenant: &Tenant, value: &str, max_ag
     set_cookie(state, &session_cookie_name(state, tenant), value, Some(max_age))
 }
 
+/// The name of a short-lived per-organization flow cookie (`base_{slug}`,
+/// with `__Host-` on https), e.g. the pending federation link's.
+pub fn flow_cookie_name(state: &AppState, tenant: &Tenant, base: &str) -> String {
+    cookie_name(state, &format!("{base}_{}", tenant.0.slug.as_str()))
+}
+
+/// Sets (or with `max_age` 0 clears) a flow cookie named by [`flow_cookie_name`].
+pub fn flow_set_cookie(
+    state: &AppState,
+    tenant: &Tenant,
+    base: &str,
+    value: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
+    set_cookie(state, &flow_cookie_name(state, tenant, base), value, Some(max_age))
+}
+
 pub fn session_clear_cookie(state: &AppState, tenant: &Tenant) -> Option<HeaderValue> {
     set_cookie(state, &session_cookie_name(state, tenant), "", Some(0))
 }
@@ -148,6 +172,24 @@ pub fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: Option<&str>) -
         }
         _ => false,
     }
+}
+
+/// The redirect URI a page continuing the authorization request `authorize`
+/// (a form-encoded continuation) may let its form's answer go to, for the
+/// Content-Security-Policy's `form-action`: only a `redirect_uri` registered
+/// for the request's `client_id` in this organization (exact match, as at
+/// `authorize`). `None` for anything else — a missing, repeated, unknown or
+/// unregistered value — so the policy is never widened by the request alone.
+pub async fn registered_form_target(state: &AppState, tenant: &Tenant, authorize: Option<&str>) -> Option<String> {
+    let pairs = decode_pairs(authorize?);
+    let single = |name: &str| {
+        let mut values = pairs.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
+        values.next().filter(|_| values.next().is_none())
+    };
+    let client_id = zenoauth_domain::values::ClientId::parse(single("client_id")?).ok()?;
+    let redirect_uri = zenoauth_domain::values::RedirectUri::parse(single("redirect_uri")?).ok()?;
+    let application = state.stores.applications.find_by_client_id(tenant.0.id, &client_id).await.ok()??;
+    application.redirect_uris.contains(&redirect_uri).then(|| redirect_uri.as_str().to_owned())
 }
 
 /// One field of a decoded form (the first; the forms are ours).

@@ -61,9 +61,36 @@ pub fn login_page_with(
     } else {
         body.push_str(&format!("<p>{}</p>", escape(strings::LOGIN_INTRO)));
     }
-    let described_by = if failed.is_some() { " aria-describedby=\"login-error\"" } else { "" };
+    if !branding.password_login {
+        // Organization setting `password_login: false`: only the providers.
+        if providers.is_empty() {
+            body.push_str(&format!("<p>{}</p>", escape(super::federation_link::PASSWORD_LOGIN_DISABLED)));
+        }
+    } else {
+        password_form(&mut body, &csrf, authorize, login_hint, failed.is_some());
+    }
+    // Passwordless sign-in with a discoverable passkey (crate::http::mfa::passkeys).
+    body.push_str(&crate::http::mfa::passkeys::login_button(state, &csrf, authorize));
+    body.push_str(&super::federation::provider_buttons(providers, authorize));
+    let status = if failed.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let mut page = Page::new(status, strings::LOGIN_TITLE).push(&body);
+    if let Some(target) = form_target {
+        page = page.allow_form_target(target);
+    }
+    for icon in super::federation::icon_sources(providers) {
+        page = page.allow_image(icon);
+    }
+    if let Some(cookie) = set_cookie {
+        page = page.header(header::SET_COOKIE, cookie);
+    }
+    page.render(branding)
+}
+
+/// The email and password form of the login page.
+fn password_form(body: &mut String, csrf: &str, authorize: Option<&str>, login_hint: Option<&str>, failed: bool) {
+    let described_by = if failed { " aria-describedby=\"login-error\"" } else { "" };
     body.push_str("<form method=\"post\" action=\"login\">");
-    body.push_str(&hidden("csrf_token", &csrf));
+    body.push_str(&hidden("csrf_token", csrf));
     if let Some(authorize) = authorize {
         body.push_str(&hidden("authorize", authorize));
     }
@@ -83,16 +110,6 @@ pub fn login_page_with(
         password_label = escape(strings::PASSWORD_LABEL),
         button = escape(strings::LOGIN_BUTTON),
     ));
-    body.push_str(&super::federation::provider_buttons(providers, authorize));
-    let status = if failed.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    let mut page = Page::new(status, strings::LOGIN_TITLE).push(&body);
-    if let Some(target) = form_target {
-        page = page.allow_form_target(target);
-    }
-    if let Some(cookie) = set_cookie {
-        page = page.header(header::SET_COOKIE, cookie);
-    }
-    page.render(branding)
 }
 
 /// `GET /login?authorize=…`: the form on its own.
@@ -118,12 +135,16 @@ pub async fn submit(State(state): State<AppState>, tenant: Tenant, headers: Head
     if !flow::csrf_ok(&state, &headers, field(&pairs, "csrf_token")) {
         return error_page(StatusCode::FORBIDDEN, strings::CSRF_FAILED, &branding);
     }
+    if !branding.password_login {
+        // Hidden is not enough: a posted password is refused too.
+        return error_page(StatusCode::FORBIDDEN, super::federation_link::PASSWORD_LOGIN_DISABLED, &branding);
+    }
     let authorize = field(&pairs, "authorize").filter(|text| !text.is_empty());
     if authorize.is_some_and(|text| text.len() > MAX_REQUEST_BYTES) {
         return error_page(StatusCode::BAD_REQUEST, "The request is too large.", &branding);
     }
     let authorize_pairs = authorize.map(flow::decode_pairs);
-    let form_target = authorize_pairs.as_ref().and_then(|pairs| field(pairs, "redirect_uri")).map(str::to_owned);
+    let form_target = flow::registered_form_target(&state, &tenant, authorize).await;
     let email = field(&pairs, "email").unwrap_or_default();
     let password = field(&pairs, "password").unwrap_or_default();
     let provider = flow::provider(&state);

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod discovery;
 pub mod end_session;
 pub mod federation;
+pub mod federation_link;
 pub mod flow;
 pub mod introspect;
 pub mod jwks;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", axum::routing::get(login::show).post(login::submit))
         .route("/federation/start", axum::routing::get(federation::start))
         .route("/federation/callback", axum::routing::get(federation::callback))
+        .route("/federation/link", axum::routing::post(federation_link::submit))
         .route("/consent", axum::routing::get(consent::show).post(consent::submit))
         .route("/token", axum::routing::post(token::token).fallback(flow::post_only))
         .route("/userinfo", axum::routing::get(userinfo::userinfo).post(userinfo::userinfo))

@@ -1,5 +1,6 @@
 //! The hosted pages (login, consent, logout, form_post, errors):
-//! server-rendered HTML without JavaScript. Every interpolated value is
+//! server-rendered HTML without JavaScript (except the passkey ceremony
+//! pages' one script, allowed by its hash: [`Page::script`]). Every interpolated value is
 //! HTML-escaped; every page carries a strict Content-Security-Policy
 //! (`default-src 'none'`, the one inline stylesheet allowed by its hash,
 //! `form-action` limited to this server and, where a form leads back to a
@@ -36,6 +37,12 @@ fn style_hash() -> &'static str {
     })
 }
 
+/// The CSP hash source of an inline script or style.
+fn source_hash(source: &str) -> String {
+    let digest = zenoauth_crypto::digest_secret(source);
+    format!("'sha256-{}'", STANDARD.encode(digest.as_bytes()))
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -57,6 +64,9 @@ pub fn escape(text: &str) -> String {
 pub struct Branding {
     pub organization_name: String,
     pub logo_url: Option<String>,
+    /// Whether the login page offers the password form (organization
+    /// setting `password_login`; otherwise only the providers' buttons).
+    pub password_login: bool,
 }
 
 /// A page under construction.
@@ -67,6 +77,10 @@ pub struct Page {
     body: String,
     /// Extra `form-action` sources (a client's origin) besides `'self'`.
     form_targets: Vec<String>,
+    /// Extra `img-src` sources (identity providers' icons) besides the logo's.
+    image_sources: Vec<String>,
+    /// One inline script, allowed by its hash (the passkey pages).
+    script: Option<&'static str>,
     headers: HeaderMap,
 }
 
@@ -77,6 +91,8 @@ impl Page {
             title: title.to_owned(),
             body: String::new(),
             form_targets: Vec::new(),
+            image_sources: Vec::new(),
+            script: None,
             headers: HeaderMap::new(),
         }
     }
@@ -95,12 +111,40 @@ impl Page {
         self
     }
 
+    /// Allows images from `uri`: its origin for an http(s) URL, `data:` for a
+    /// `data:image/…` URL (an image there cannot run script). Anything else
+    /// is ignored, so it cannot widen the policy.
+    pub fn allow_image(mut self, uri: &str) -> Self {
+        let source = if uri.starts_with("data:image/") {
+            Some("data:".to_owned())
+        } else {
+            csp_source(uri).filter(|source| source.starts_with("https://") || source.starts_with("http://"))
+        };
+        if let Some(source) = source.filter(|source| !self.image_sources.contains(source)) {
+            self.image_sources.push(source);
+        }
+        self
+    }
+
+    /// Adds an inline script at the end of the body; the policy allows it
+    /// by its SHA-256 hash (`script-src 'sha256-…'`), and nothing else.
+    pub fn script(mut self, source: &'static str) -> Self {
+        self.script = Some(source);
+        self
+    }
+
     pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.headers.append(name, value);
         self
     }
 
-    pub fn render(self, branding: &Branding) -> Response {
+    pub fn render(mut self, branding: &Branding) -> Response {
+        let script_src = self.script.map(|script| {
+            self.body.push_str("<script>");
+            self.body.push_str(script);
+            self.body.push_str("</script>");
+            format!(" script-src {};", source_hash(script))
+        });
         let mut html = String::with_capacity(2048 + self.body.len());
         let _ = write!(
             html,
@@ -128,16 +172,23 @@ impl Page {
             escape(&self.title),
             self.body
         );
-        let img_src = branding.logo_url.as_deref().and_then(csp_source).unwrap_or_else(|| "'none'".to_owned());
+        let mut images: Vec<String> = branding.logo_url.as_deref().and_then(csp_source).into_iter().collect();
+        for source in &self.image_sources {
+            if !images.contains(source) {
+                images.push(source.clone());
+            }
+        }
+        let img_src = if images.is_empty() { "'none'".to_owned() } else { images.join(" ") };
         let mut form_action = String::from("'self'");
         for target in &self.form_targets {
             form_action.push(' ');
             form_action.push_str(target);
         }
         let csp = format!(
-            "default-src 'none'; style-src {}; img-src {img_src}; form-action {form_action}; \
+            "default-src 'none';{script_src} style-src {}; img-src {img_src}; form-action {form_action}; \
              frame-ancestors 'none'; base-uri 'none'",
-            style_hash()
+            style_hash(),
+            script_src = script_src.unwrap_or_default(),
         );
         let mut response = (self.status, html).into_response();
         let headers = response.headers_mut();
@@ -203,5 +254,36 @@ mod tests {
         assert_eq!(csp_source("http://127.0.0.1:9/cb").as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(csp_source("com.example.app:/cb").as_deref(), Some("com.example.app:"));
         assert_eq!(csp_source("not a url"), None);
+    }
+
+    #[test]
+    fn a_script_is_allowed_by_its_hash_alone() {
+        let branding = Branding { organization_name: "Acme".to_owned(), logo_url: None, password_login: true };
+        let plain = Page::new(StatusCode::OK, "t").render(&branding);
+        let plain = plain.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default().to_owned();
+        assert!(!plain.contains("script-src"), "{plain}");
+        let page = Page::new(StatusCode::OK, "t").script("console.log(1);").render(&branding);
+        let csp = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default().to_owned();
+        let expected = format!("script-src {};", source_hash("console.log(1);"));
+        assert!(csp.contains(&expected) && !csp.contains("unsafe") && !csp.contains("script-src 'self'"), "{csp}");
+        assert!(source_hash("console.log(1);").starts_with("'sha256-") && source_hash("x") != source_hash("y"));
+    }
+
+    #[test]
+    fn images_widen_img_src_only_to_their_origin_or_data() {
+        let branding = Branding { organization_name: "Acme".to_owned(), logo_url: None, password_login: true };
+        let csp = |page: Page| {
+            let response = page.render(&branding);
+            response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default().to_owned()
+        };
+        assert!(csp(Page::new(StatusCode::OK, "t")).contains("img-src 'none';"));
+        let page = Page::new(StatusCode::OK, "t")
+            .allow_image("https://cdn.example.com/icons/github.svg")
+            .allow_image("data:image/png;base64,iVBORw0KGgo=")
+            .allow_image("https://cdn.example.com/icons/other.svg")
+            .allow_image("javascript:alert(1)")
+            .allow_image("com.example.app:/x")
+            .allow_image("data:text/html;base64,PGI+");
+        assert!(csp(page).contains("img-src https://cdn.example.com data:;"));
     }
 }

@@ -1,16 +1,30 @@
 //! The request context every audit event carries: the correlation id (the
 //! W3C `traceparent` trace-id when the client sent a valid one, otherwise
-//! the request id), the peer IP and the user agent. Set by the
+//! the request id), the client IP and the user agent. Set by the
 //! [`attach`] middleware as a task-local, so code deep in a request (the
-//! audit sink) can read it without threading it through every call.
+//! audit sink, the login handlers that key lockout and sessions on the
+//! address) can read it without threading it through every call.
+//!
+//! The client IP is computed here, once per request, by
+//! [`super::client_ip::client_ip`] (the TCP peer, or the address trusted
+//! proxies forwarded), and also put in the request's extensions as
+//! [`ClientIp`] for the middleware further in (the per-IP rate limit).
+//! Nothing else reads the peer address.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::request_id::RequestId;
+
+use super::client_ip::{client_ip, ForwardedHeader, TrustedProxies};
+use crate::http::AppState;
+
+/// The client's address, as [`attach`] computed it (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
 
 /// What is known about the request being served.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,12 +69,16 @@ pub fn trace_id(headers: &HeaderMap) -> Option<String> {
     (valid && *version == "00").then(|| (*trace).to_owned())
 }
 
-/// Builds the context from a request.
-pub fn from_request(request: &Request) -> RequestContext {
+/// Builds the context from a request; `trusted` are the reverse proxies
+/// whose forwarding header (`header`) is believed.
+pub fn from_request(request: &Request, trusted: &TrustedProxies, header: ForwardedHeader) -> RequestContext {
     let headers = request.headers();
     let request_id =
         request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).map(str::to_owned);
-    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| client_ip(info.0.ip(), headers, trusted, header));
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -68,12 +86,17 @@ pub fn from_request(request: &Request) -> RequestContext {
     RequestContext { correlation_id: trace_id(headers).or(request_id), ip, user_agent }
 }
 
-/// Middleware: runs the rest of the request with its context set, and
-/// records the correlation id on the request's log span.
-pub async fn attach(request: Request, next: Next) -> Response {
-    let context = from_request(&request);
+/// Middleware: runs the rest of the request with its context set (and the
+/// client IP as a [`ClientIp`] extension), and records the correlation id
+/// on the request's log span.
+pub async fn attach(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let settings = &state.security.settings;
+    let context = from_request(&request, &settings.trusted_proxies, settings.forwarded_header);
     if let Some(correlation_id) = &context.correlation_id {
         tracing::Span::current().record("correlation_id", correlation_id.as_str());
+    }
+    if let Some(ip) = context.ip {
+        request.extensions_mut().insert(ClientIp(ip));
     }
     CURRENT.scope(context, next.run(request)).await
 }

@@ -1,5 +1,6 @@
 //! Account-security middleware and state (issue 5): the request context
-//! that audit events carry ([`context`]), the batched audit writer's sink
+//! that audit events carry ([`context`]) with the client address behind
+//! trusted proxies ([`client_ip`]), the batched audit writer's sink
 //! (`crate::audit_pipeline`), rate limiting and the form-field cap
 //! ([`rate_limit`]), admission control for password hashing
 //! ([`admission`]), hardening headers ([`headers`]), and the accept loop
@@ -7,6 +8,7 @@
 //! docs/security.md describes the model.
 
 pub mod admission;
+pub mod client_ip;
 pub mod connections;
 pub mod context;
 pub mod headers;
@@ -20,15 +22,20 @@ use zenoauth_crypto::Argon2Hasher;
 use zenoauth_domain::ports::{AuditLog, AuditSink};
 
 use self::admission::AdmittedHasher;
+use self::client_ip::{ForwardedHeader, TrustedProxies};
 use self::connections::ConnectionLimits;
 use self::metrics::SecurityMetrics;
 use self::rate_limit::{RateLimiter, RateLimits, DEFAULT_MAX_FORM_FIELDS};
 use crate::audit_pipeline::{AuditPipeline, AuditSettings};
 
 /// The operator's security settings (the `[security]` configuration section).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecuritySettings {
     pub rate_limits: RateLimits,
+    /// Reverse proxies whose forwarding header is believed ([`client_ip`]).
+    pub trusted_proxies: TrustedProxies,
+    /// The one forwarding header they append, and the only one read.
+    pub forwarded_header: ForwardedHeader,
     pub max_form_fields: usize,
     /// Logins that may wait for a password hash beyond those running.
     pub max_queued_hashes: usize,
@@ -40,6 +47,8 @@ impl Default for SecuritySettings {
     fn default() -> Self {
         Self {
             rate_limits: RateLimits::default(),
+            trusted_proxies: TrustedProxies::default(),
+            forwarded_header: ForwardedHeader::default(),
             max_form_fields: DEFAULT_MAX_FORM_FIELDS,
             max_queued_hashes: 32,
             connections: ConnectionLimits::default(),
@@ -75,10 +84,10 @@ impl SecurityState {
         audit_log: Arc<dyn AuditLog>,
     ) -> Self {
         Self {
-            settings,
             rate_limiter: Arc::new(RateLimiter::new(settings.rate_limits)),
             hasher: Arc::new(AdmittedHasher::new(hasher, settings.max_queued_hashes, metrics.clone())),
             audit: AuditPipeline::start(audit_log, settings.audit, metrics.clone()),
+            settings,
             metrics,
         }
     }

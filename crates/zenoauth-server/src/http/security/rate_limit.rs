@@ -1,5 +1,6 @@
 //! Rate limiting of every public endpoint (all but `/healthz`, `/readyz` and
-//! `/metrics`): a token bucket per source IP (governor's GCRA), and one per
+//! `/metrics`): a token bucket per client IP (governor's GCRA; the address
+//! `context::attach` resolved, see `client_ip`), and one per
 //! *authenticated* OAuth client at the token, introspection and revocation
 //! endpoints (see [`ClientGate`]). A refused request gets
 //! `429` with `Retry-After`: an RFC 6749-style JSON error at the token,
@@ -20,14 +21,14 @@
 //! by the per-IP bucket.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -317,7 +318,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     }
     let security = &state.security;
     let oauth_json = is_oauth_json(&path);
-    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    // The client's address (behind trusted proxies, the one they forwarded).
+    let ip = request.extensions().get::<super::context::ClientIp>().map(|client| client.0);
     if let Some(ip) = ip {
         if let Err(wait) = security.rate_limiter.check_ip(ip) {
             security.metrics.rate_limited.get_or_create(&super::metrics::ScopeLabels { scope: "ip" }).inc();
