@@ -5,6 +5,7 @@
 //! Passwords are read from an environment variable or stdin, never argv.
 
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
@@ -21,7 +22,12 @@ use crate::config::Config;
 use crate::http::admin::applications::{apply, ApplicationFields};
 use crate::http::admin::common::next_version;
 use crate::services::Services;
+use zenoauth_domain::security::audit::RecordingAuditSink;
+use zenoauth_domain::security::lockout::LoginLockout;
 use zenoauth_domain::security::password_policy::PasswordPolicy;
+
+/// The audit actor of changes made with these commands.
+const CLI_ACTOR: &str = "cli";
 
 /// The context of a failed conditional user write (it also fails when the
 /// user changed between this command's read and its write: run it again).
@@ -126,6 +132,14 @@ pub enum UserCommand {
     },
     /// Delete a user.
     Delete {
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Lift a user's brute-force lockout and forget their failed logins
+    /// (audited as `login.unlocked` with actor `cli`).
+    Unlock {
         #[arg(long, value_name = "SLUG")]
         org: String,
         #[arg(long)]
@@ -471,6 +485,23 @@ async fn user(context: &Workspace, command: UserCommand) -> Result<Vec<String>, 
             let user = find_user(context, &organization, &email).await?;
             context.stores.users.delete(organization.id, user.id).await.context("cannot delete the user")?;
             Ok(vec![format!("deleted={}", user.id)])
+        }
+        UserCommand::Unlock { org, email } => {
+            let organization = organization(context, &org).await?;
+            let user = find_user(context, &organization, &email).await?;
+            // The domain's unlock, its audit event written at once (this
+            // process has no audit pipeline and exits right after).
+            let audit = Arc::new(RecordingAuditSink::new());
+            let lockout = LoginLockout::new(
+                context.stores.login_attempts.clone(),
+                audit.clone(),
+                context.services.clock.clone(),
+                context.services.random.clone(),
+            );
+            let lifted =
+                lockout.unlock_account(organization.id, &user.email, CLI_ACTOR).await.context("cannot unlock")?;
+            context.stores.audit.append(&audit.events()).await.context("cannot record the audit event")?;
+            Ok(vec![if lifted { format!("unlocked={}", user.id) } else { format!("not_locked={}", user.id) }])
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::federation::{FederatedIdentity, IdentityProvider};
 use crate::model::User;
 use crate::roles::RoleName;
+use crate::security::lockout::{LockoutPolicy, LoginThrottle};
 use crate::values::Email;
 
 /// Audit event of a login through an upstream provider that was refused.
@@ -45,6 +46,9 @@ pub enum FederatedLoginError {
     MissingEmail,
     /// The linked local user is deactivated.
     Inactive,
+    /// The local account is locked by brute-force defence (too many failed
+    /// sign-ins): the lock holds for every way of signing in.
+    Locked,
     Internal(Error),
 }
 
@@ -56,6 +60,7 @@ impl FederatedLoginError {
             Self::AccountExists => "account_exists",
             Self::MissingEmail => "missing_email",
             Self::Inactive => "inactive",
+            Self::Locked => "locked",
             Self::Internal(_) => "internal",
         }
     }
@@ -79,7 +84,11 @@ impl OpenIdProvider {
         metadata: Json,
     ) -> Result<LoginSuccess, FederatedLoginError> {
         let organization = issuer.organization.id;
-        let user = match self.resolve_user(issuer, provider, upstream).await {
+        let resolved = match self.resolve_user(issuer, provider, upstream).await {
+            Ok(user) => self.refuse_if_locked(issuer, user).await,
+            Err(error) => Err(error),
+        };
+        let user = match resolved {
             Ok(user) => user,
             Err(error) => {
                 self.emit(
@@ -96,6 +105,20 @@ impl OpenIdProvider {
         let user = self.apply_mapping(provider, upstream, user).await?;
         let session = self.start_federated_session(issuer, provider, upstream, &user, metadata).await?;
         Ok(session)
+    }
+
+    /// The account lockout of password logins holds for federated ones too
+    /// (Keycloak's brute-force detection does the same): a locked account
+    /// waits out its lock or an administrator's unlock, whatever the
+    /// upstream says. Address locks are not checked: they stop password
+    /// spraying, and a federated login guesses no password.
+    async fn refuse_if_locked(&self, issuer: &Issuer, user: User) -> Result<User, FederatedLoginError> {
+        let policy = LockoutPolicy::from_organization(&issuer.organization).unwrap_or_default();
+        let throttle = LoginThrottle::new(issuer.organization.id, policy, user.email.as_str(), None);
+        if throttle.is_locked(self.stores.login_attempts.as_ref(), self.clock.now()).await? {
+            return Err(FederatedLoginError::Locked);
+        }
+        Ok(user)
     }
 
     /// Audits a federated login that failed before a user was resolved

@@ -133,6 +133,9 @@ pub struct AppStateInner {
     /// The OpenID Provider over these fields, built at first use and shared
     /// by every request (`oidc::flow::provider`); the `with_*` builders reset it.
     pub(crate) openid_provider: std::sync::OnceLock<Arc<zenoauth_domain::oauth::OpenIdProvider>>,
+    /// Lockout administration over these fields, built at first use
+    /// (`admin::lockout::login_lockout`); the `with_*` builders reset it.
+    pub(crate) login_lockout: std::sync::OnceLock<zenoauth_domain::security::lockout::LoginLockout>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -181,6 +184,7 @@ impl AppState {
             key_policy: KeyPolicy::default(),
             jwks_documents: self::oidc::jwks::JwksDocuments::default(),
             openid_provider: std::sync::OnceLock::new(),
+            login_lockout: std::sync::OnceLock::new(),
         }))
     }
 
@@ -189,6 +193,7 @@ impl AppState {
         let inner = Arc::make_mut(&mut self.0);
         // Built from the fields about to change: rebuilt at its next use.
         inner.openid_provider = std::sync::OnceLock::new();
+        inner.login_lockout = std::sync::OnceLock::new();
         inner
     }
 

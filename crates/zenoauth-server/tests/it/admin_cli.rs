@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::security_support::{login, new_browser};
 use crate::support::{client, zenoauth, ServeProcess};
 
 /// The script an operator would write: bootstrap, a service account with
@@ -120,6 +121,42 @@ async fn a_shell_script_provisions_a_server_that_the_admin_api_then_serves() {
     let root_roles =
         get(format!("/organizations/{system_id}/users/{}/roles", root["items"][0]["id"].as_str().unwrap())).await;
     assert_eq!(root_roles["items"][0]["name"], "platform-admin");
+
+    // Guessing locks alice (default threshold 5) through the real login form;
+    // `zenoauth user unlock` lifts it, audited with actor `cli`.
+    let login_url = format!("{base}/o/acme/login");
+    let alice_login = |password: &'static str| {
+        let login_url = login_url.clone();
+        async move { login(&new_browser(), &login_url, "alice@example.com", password).await.0 }
+    };
+    for guess in ["123456", "password", "qwerty", "letmein", "dragon"] {
+        assert_eq!(alice_login(guess).await, 401);
+    }
+    assert_eq!(alice_login("a long passphrase").await, 401, "locked: the right password is refused");
+    // One line of output (besides JSON log lines, e.g. the key-file warning).
+    let output_line = |output: &std::process::Output| {
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let lines: Vec<String> = stdout.lines().filter(|line| !line.starts_with('{')).map(str::to_owned).collect();
+        assert_eq!(lines.len(), 1, "{stdout}");
+        lines[0].clone()
+    };
+    let unlock = || {
+        zenoauth(directory.path())
+            .args(["user", "unlock", "--org", "acme", "--email", "Alice@Example.com"])
+            .output()
+            .unwrap()
+    };
+    let output = unlock();
+    assert!(output.status.success(), "{}", crate::support::stderr(&output));
+    assert_eq!(output_line(&output), format!("unlocked={}", alice["id"].as_str().unwrap()));
+    assert_eq!(alice_login("a long passphrase").await, 200);
+    let output = unlock();
+    assert_eq!(output_line(&output), format!("not_locked={}", alice["id"].as_str().unwrap()));
+    let unlocked = get(format!("/organizations/{acme_id}/audit-events?type=login.unlocked")).await;
+    let unlocked = unlocked["items"].as_array().unwrap();
+    assert_eq!(unlocked.len(), 1, "{unlocked:?}");
+    assert_eq!(unlocked[0]["actor"], "cli");
+    assert_eq!(unlocked[0]["subject"], "account:alice@example.com");
     assert!(server.terminate(Duration::from_secs(10)).await.success());
 }
 

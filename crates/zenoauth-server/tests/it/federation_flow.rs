@@ -273,6 +273,37 @@ async fn without_just_in_time_provisioning_an_unknown_identity_is_refused() {
 }
 
 #[tokio::test]
+async fn a_locked_account_is_refused_through_the_upstream_too() {
+    use zenoauth_domain::security::lockout::{account_key, LockoutPolicy, LoginThrottle};
+    let fed = federation(true, false, true).await;
+    let world = &fed.world;
+    let sign_in = || async {
+        let (_, challenge) = pkce();
+        let start = authorization_url(world, "web", "openid", &challenge, &[]);
+        drive(&browser(), &start).await
+    };
+    sign_in().await.unwrap_or_else(|(status, page)| panic!("the first login creates bob: {status}: {page}"));
+
+    // Someone guesses acme bob's password until the account locks.
+    let organization = world.organization.id;
+    let throttle = LoginThrottle::new(organization, LockoutPolicy::default(), BOB, None);
+    let attempts = world.stores.login_attempts.as_ref();
+    while throttle.record_failure(attempts, world.clock.now()).await.unwrap().newly_locked.is_empty() {}
+
+    // The lock holds for the upstream login as for a password.
+    let (status, page) = sign_in().await.expect_err("a locked account must be refused");
+    assert_eq!(status, 403);
+    assert!(page.contains(&zenoauth_server::http::pages::escape(zenoauth_server::http::oidc::federation::LOCKED)));
+    let events =
+        crate::security_support::wait_for_audit(&world.stores, &world.organization, &["federation.login_failed"]).await;
+    assert!(events.iter().any(|event| event.data["reason"] == "locked"), "{events:?}");
+
+    // An administrator's unlock (it clears the account's counter) lets bob in again.
+    world.stores.login_attempts.clear(organization, &account_key(BOB)).await.unwrap();
+    sign_in().await.unwrap_or_else(|(status, page)| panic!("unlocked: {status}: {page}"));
+}
+
+#[tokio::test]
 async fn an_unverified_upstream_email_is_never_linked_automatically() {
     let fed = federation(true, true, false).await;
     let world = &fed.world;

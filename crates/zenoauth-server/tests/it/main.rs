@@ -9,6 +9,7 @@ mod admin_api;
 mod admin_cli;
 mod admin_concurrency;
 mod admin_isolation;
+mod admin_lockout;
 mod admin_mfa;
 mod admin_offboarding;
 mod admin_support;

@@ -29,6 +29,9 @@ fn options(page: &str) -> Value {
     let start = "<script type=\"application/json\" id=\"passkey-options\">";
     let from = page.find(start).unwrap_or_else(|| panic!("no passkey options in {page}")) + start.len();
     let to = page[from..].find("</script>").unwrap() + from;
+    // Without JavaScript, every ceremony page says so.
+    let needs_script = zenoauth_server::http::pages::escape(zenoauth_server::http::mfa::strings::PASSKEY_NEEDS_SCRIPT);
+    assert!(page.contains(&format!("<noscript><p class=\"error\" role=\"alert\">{needs_script}</p></noscript>")));
     serde_json::from_str(&page[from..to]).unwrap()
 }
 

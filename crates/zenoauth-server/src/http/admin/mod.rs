@@ -19,6 +19,7 @@ pub mod error;
 pub mod identities;
 pub mod identity_providers;
 pub mod keys;
+pub mod lockout;
 pub mod mfa;
 pub mod organizations;
 pub mod roles;
@@ -52,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{org}/users/{{user_id}}/password"), put(users::set_password))
         .route(&format!("{org}/users/{{user_id}}/verification"), post(users::send_verification))
         .route(&format!("{org}/users/{{user_id}}/mfa"), get(mfa::read).delete(mfa::reset))
+        .route(&format!("{org}/users/{{user_id}}/lockout"), get(lockout::read).delete(lockout::unlock_user))
+        .route(&format!("{org}/lockouts/addresses/{{address}}"), delete(lockout::unlock_address))
         .route(&format!("{org}/users/{{user_id}}/roles"), get(roles::user_roles))
         .route(
             &format!("{org}/users/{{user_id}}/roles/{{role_id}}"),
@@ -129,6 +132,7 @@ pub(crate) async fn record(
         organizations::list, organizations::create, organizations::read, organizations::update, organizations::delete,
         users::list, users::create, users::read, users::update, users::delete, users::deactivate, users::reactivate,
         users::set_password, users::send_verification, mfa::read, mfa::reset,
+        lockout::read, lockout::unlock_user, lockout::unlock_address,
         applications::list, applications::create, applications::read, applications::update, applications::delete,
         applications::rotate_secret,
         roles::list, roles::create, roles::read, roles::update, roles::delete,

@@ -188,9 +188,11 @@ async fn ceremony_page(
         body,
         "<input type=\"hidden\" name=\"credential\" id=\"passkey-credential\" value=\"\">\
          <button type=\"submit\">{}</button></form>\
-         <p class=\"error\" role=\"alert\" id=\"passkey-error\" hidden>{}</p>",
+         <p class=\"error\" role=\"alert\" id=\"passkey-error\" hidden>{}</p>\
+         <noscript><p class=\"error\" role=\"alert\">{}</p></noscript>",
         escape(strings::PASSKEY_CONTINUE),
-        escape(strings::PASSKEY_BROWSER_FAILED)
+        escape(strings::PASSKEY_BROWSER_FAILED),
+        escape(strings::PASSKEY_NEEDS_SCRIPT)
     );
     let mut page = Page::new(StatusCode::OK, title).push(&body).script(SCRIPT);
     // The answer may redirect to the client (authorization response).

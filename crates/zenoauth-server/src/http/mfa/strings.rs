@@ -49,6 +49,9 @@ pub const PASSKEY_NOT_FOUND: &str = "There is no such passkey.";
 pub const PASSKEY_LIMIT: &str = "You have as many passkeys as allowed. Remove one first.";
 pub const PASSKEY_UNAVAILABLE: &str = "Passkeys are not available on this server.";
 pub const PASSKEY_CONTINUE: &str = "Continue";
+/// Shown on a ceremony page when the browser runs no JavaScript.
+pub const PASSKEY_NEEDS_SCRIPT: &str =
+    "Passkeys need JavaScript, which is turned off in this browser. Turn it on, or use another way to sign in.";
 pub const PASSKEY_BROWSER_FAILED: &str = "Your browser did not complete the passkey request. Try again.";
 pub const PASSKEY_REGISTER_TITLE: &str = "Add a passkey";
 pub const PASSKEY_REGISTER_INTRO: &str = "Continue, then follow your browser's prompt to create the passkey.";

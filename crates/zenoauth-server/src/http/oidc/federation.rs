@@ -44,6 +44,8 @@ pub const ACCOUNT_EXISTS: &str =
 pub const MISSING_EMAIL: &str =
     "The identity provider did not share an email address, which is needed to create your account.";
 pub const INACTIVE: &str = "This account is deactivated.";
+pub const LOCKED: &str =
+    "This account is temporarily locked after too many failed sign-in attempts. Try again later, or ask an administrator to unlock it.";
 
 /// The URL the upstream sends the browser back to.
 pub fn callback_url(state: &AppState, tenant: &Tenant) -> String {
@@ -343,6 +345,7 @@ pub async fn callback(
                 FederatedLoginError::ProvisioningDisabled => PROVISIONING_DISABLED,
                 FederatedLoginError::AccountExists => ACCOUNT_EXISTS,
                 FederatedLoginError::MissingEmail => MISSING_EMAIL,
+                FederatedLoginError::Locked => LOCKED,
                 _ => INACTIVE,
             };
             return error_page(StatusCode::FORBIDDEN, message, &branding);
