@@ -138,15 +138,12 @@ fn federation_error(error: sqlx::Error) -> Error {
     db_error(error)
 }
 
-#[async_trait]
-impl FederationStore for PgFederationStore {
-    async fn create_provider(&self, provider: &IdentityProvider) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO identity_providers ({PROVIDER_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-        ))
-        .bind(provider.id)
-        .bind(provider.organization_id.as_uuid())
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the provider's settings from `name` to `claim_mapping`, in the
+/// order both `create_provider` and `update_provider` list them.
+fn bind_profile<'q>(query: PgQuery<'q>, provider: &'q IdentityProvider) -> PgQuery<'q> {
+    query
         .bind(&provider.name)
         .bind(&provider.issuer)
         .bind(&provider.client_id)
@@ -156,8 +153,12 @@ impl FederationStore for PgFederationStore {
         .bind(provider.jit_provisioning)
         .bind(provider.link_by_verified_email)
         .bind(SqlJson(&provider.claim_mapping))
-        .bind(provider.created_at)
-        .bind(provider.updated_at)
+}
+
+/// Binds the provider's upstream settings from `kind` to
+/// `trust_upstream_amr`, in the order both statements list them.
+fn bind_upstream<'q>(query: PgQuery<'q>, provider: &'q IdentityProvider) -> PgQuery<'q> {
+    query
         .bind(provider.kind.as_str())
         .bind(&provider.authorization_endpoint)
         .bind(&provider.token_endpoint)
@@ -166,14 +167,23 @@ impl FederationStore for PgFederationStore {
         .bind(&provider.email_claim)
         .bind(&provider.icon_url)
         .bind(provider.trust_upstream_amr)
-        .execute(&self.pool)
-        .await
-        .map_err(federation_error)?;
+}
+
+#[async_trait]
+impl FederationStore for PgFederationStore {
+    async fn create_provider(&self, provider: &IdentityProvider) -> Result<()> {
+        let statement = format!(
+            "INSERT INTO identity_providers ({PROVIDER_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        );
+        let query = sqlx::query(&statement).bind(provider.id).bind(provider.organization_id.as_uuid());
+        let query = bind_profile(query, provider).bind(provider.created_at).bind(provider.updated_at);
+        bind_upstream(query, provider).execute(&self.pool).await.map_err(federation_error)?;
         Ok(())
     }
 
     async fn update_provider(&self, provider: &IdentityProvider) -> Result<()> {
-        let result = sqlx::query(
+        let query = sqlx::query(
             "UPDATE identity_providers SET name = $3, issuer = $4, client_id = $5, encrypted_client_secret = $6,
                  scopes = $7, enabled = $8, jit_provisioning = $9, link_by_verified_email = $10,
                  claim_mapping = $11, updated_at = $12, kind = $13, authorization_endpoint = $14,
@@ -182,28 +192,11 @@ impl FederationStore for PgFederationStore {
              WHERE organization_id = $1 AND id = $2",
         )
         .bind(provider.organization_id.as_uuid())
-        .bind(provider.id)
-        .bind(&provider.name)
-        .bind(&provider.issuer)
-        .bind(&provider.client_id)
-        .bind(&provider.encrypted_client_secret)
-        .bind(SqlJson(&provider.scopes))
-        .bind(provider.enabled)
-        .bind(provider.jit_provisioning)
-        .bind(provider.link_by_verified_email)
-        .bind(SqlJson(&provider.claim_mapping))
-        .bind(provider.updated_at)
-        .bind(provider.kind.as_str())
-        .bind(&provider.authorization_endpoint)
-        .bind(&provider.token_endpoint)
-        .bind(&provider.userinfo_endpoint)
-        .bind(&provider.subject_claim)
-        .bind(&provider.email_claim)
-        .bind(&provider.icon_url)
-        .bind(provider.trust_upstream_amr)
-        .execute(&self.pool)
-        .await
-        .map_err(federation_error)?;
+        .bind(provider.id);
+        let result = bind_upstream(bind_profile(query, provider).bind(provider.updated_at), provider)
+            .execute(&self.pool)
+            .await
+            .map_err(federation_error)?;
         if result.rows_affected() == 0 {
             return Err(Error::NotFound("identity_provider"));
         }

@@ -125,14 +125,12 @@ impl SqliteFederationStore {
     }
 }
 
-#[async_trait]
-impl FederationStore for SqliteFederationStore {
-    async fn create_provider(&self, provider: &IdentityProvider) -> Result<()> {
-        let result = sqlx::query(&format!(
-            "INSERT INTO identity_providers ({PROVIDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(provider.id)
-        .bind(provider.organization_id.as_uuid())
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the provider's settings from `name` to `claim_mapping`, in the
+/// order both `create_provider` and `update_provider` list them.
+fn bind_profile<'q>(query: SqliteQuery<'q>, provider: &'q IdentityProvider) -> Result<SqliteQuery<'q>> {
+    Ok(query
         .bind(&provider.name)
         .bind(&provider.issuer)
         .bind(&provider.client_id)
@@ -141,9 +139,13 @@ impl FederationStore for SqliteFederationStore {
         .bind(provider.enabled)
         .bind(provider.jit_provisioning)
         .bind(provider.link_by_verified_email)
-        .bind(to_json_text(&provider.claim_mapping)?)
-        .bind(micros(provider.created_at))
-        .bind(micros(provider.updated_at))
+        .bind(to_json_text(&provider.claim_mapping)?))
+}
+
+/// Binds the provider's upstream settings from `kind` to
+/// `trust_upstream_amr`, in the order both statements list them.
+fn bind_upstream<'q>(query: SqliteQuery<'q>, provider: &'q IdentityProvider) -> SqliteQuery<'q> {
+    query
         .bind(provider.kind.as_str())
         .bind(&provider.authorization_endpoint)
         .bind(&provider.token_endpoint)
@@ -152,8 +154,17 @@ impl FederationStore for SqliteFederationStore {
         .bind(&provider.email_claim)
         .bind(&provider.icon_url)
         .bind(provider.trust_upstream_amr)
-        .execute(&self.pool)
-        .await;
+}
+
+#[async_trait]
+impl FederationStore for SqliteFederationStore {
+    async fn create_provider(&self, provider: &IdentityProvider) -> Result<()> {
+        let statement = format!(
+            "INSERT INTO identity_providers ({PROVIDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        let query = sqlx::query(&statement).bind(provider.id).bind(provider.organization_id.as_uuid());
+        let query = bind_profile(query, provider)?.bind(micros(provider.created_at)).bind(micros(provider.updated_at));
+        let result = bind_upstream(query, provider).execute(&self.pool).await;
         match result {
             Ok(_) => Ok(()),
             Err(error) => Err(self.fail(error, provider.organization_id.as_uuid(), &[], "organization").await),
@@ -161,35 +172,19 @@ impl FederationStore for SqliteFederationStore {
     }
 
     async fn update_provider(&self, provider: &IdentityProvider) -> Result<()> {
-        let result = sqlx::query(
+        let query = sqlx::query(
             "UPDATE identity_providers SET name = ?, issuer = ?, client_id = ?, encrypted_client_secret = ?,
                  scopes = ?, enabled = ?, jit_provisioning = ?, link_by_verified_email = ?,
                  claim_mapping = ?, updated_at = ?, kind = ?, authorization_endpoint = ?, token_endpoint = ?,
                  userinfo_endpoint = ?, subject_claim = ?, email_claim = ?, icon_url = ?, trust_upstream_amr = ?
              WHERE organization_id = ? AND id = ?",
-        )
-        .bind(&provider.name)
-        .bind(&provider.issuer)
-        .bind(&provider.client_id)
-        .bind(&provider.encrypted_client_secret)
-        .bind(to_json_text(&provider.scopes)?)
-        .bind(provider.enabled)
-        .bind(provider.jit_provisioning)
-        .bind(provider.link_by_verified_email)
-        .bind(to_json_text(&provider.claim_mapping)?)
-        .bind(micros(provider.updated_at))
-        .bind(provider.kind.as_str())
-        .bind(&provider.authorization_endpoint)
-        .bind(&provider.token_endpoint)
-        .bind(&provider.userinfo_endpoint)
-        .bind(&provider.subject_claim)
-        .bind(&provider.email_claim)
-        .bind(&provider.icon_url)
-        .bind(provider.trust_upstream_amr)
-        .bind(provider.organization_id.as_uuid())
-        .bind(provider.id)
-        .execute(&self.pool)
-        .await;
+        );
+        let query = bind_profile(query, provider)?.bind(micros(provider.updated_at));
+        let result = bind_upstream(query, provider)
+            .bind(provider.organization_id.as_uuid())
+            .bind(provider.id)
+            .execute(&self.pool)
+            .await;
         match result {
             Ok(done) if done.rows_affected() == 0 => Err(Error::NotFound("identity_provider")),
             Ok(_) => Ok(()),
