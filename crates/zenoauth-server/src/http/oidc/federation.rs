@@ -12,24 +12,21 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::{json, Value as Json};
+use serde_json::json;
 use uuid::Uuid;
-use zenoauth_crypto::{digest_secret, pkce_s256_challenge, CryptoOAuth};
+use zenoauth_crypto::{digest_secret, pkce_s256_challenge};
 use zenoauth_domain::federation::{FederationLogin, IdentityProvider, ProviderKind};
-use zenoauth_domain::oauth::{FederatedLoginError, Issuer, OpenIdProvider, UpstreamIdentity};
-use zenoauth_domain::ports::FederationCrypto as _;
+use zenoauth_domain::oauth::{FederatedLoginError, Issuer, OpenIdProvider};
 
 use super::authorize::{proceed, MAX_REQUEST_BYTES};
 use super::flow::{self, branding, field, internal_page};
 use super::Tenant;
-use crate::federation::{ProviderMetadata, UpstreamError};
+use crate::federation::{identity, UpstreamError};
 use crate::http::pages::{error_page, escape, strings, Branding, Page};
 use crate::http::AppState;
 
 /// How long a login may stay at the upstream.
 const LOGIN_LIFETIME: time::Duration = time::Duration::minutes(10);
-/// Tolerated clock difference with the upstream for `exp` and `iat`.
-const CLOCK_SKEW: i64 = 60;
 
 pub const STATE_MISMATCH: &str =
     "This sign-in link is no longer valid (it was used already, expired, or was not started here). Please start again.";
@@ -129,7 +126,7 @@ pub async fn redirect_to_upstream(
     let branding = branding(tenant);
     let oidc = flow::provider(state);
     let issuer = flow::issuer(tenant, state);
-    let metadata = match endpoints(state, provider).await {
+    let metadata = match identity::endpoints(&state.upstream, provider).await {
         Ok(metadata) => metadata,
         Err(error) => return upstream_failure(oidc, &issuer, provider, &error, &branding),
     };
@@ -225,59 +222,6 @@ fn upstream_failure(
     failure(oidc, issuer, Some(provider), reason, status, message, branding)
 }
 
-/// OIDC Core §3.1.3.7: `iss`, `aud` (and `azp`), `exp`, `iat`, `nonce`.
-fn check_claims(
-    claims: &Json,
-    metadata: &ProviderMetadata,
-    provider: &IdentityProvider,
-    nonce: &str,
-    now: i64,
-) -> Result<(), &'static str> {
-    if claims.get("iss").and_then(Json::as_str) != Some(metadata.issuer.as_str()) {
-        return Err("wrong issuer");
-    }
-    let audience_ok = match claims.get("aud") {
-        Some(Json::String(audience)) => audience == &provider.client_id,
-        Some(Json::Array(audiences)) => {
-            audiences.iter().any(|audience| audience.as_str() == Some(provider.client_id.as_str()))
-                && (audiences.len() == 1
-                    || claims.get("azp").and_then(Json::as_str) == Some(provider.client_id.as_str()))
-        }
-        _ => false,
-    };
-    if !audience_ok {
-        return Err("wrong audience");
-    }
-    match claims.get("exp").and_then(Json::as_i64) {
-        Some(exp) if exp + CLOCK_SKEW > now => {}
-        _ => return Err("expired"),
-    }
-    if claims.get("iat").and_then(Json::as_i64).is_none_or(|iat| iat > now + CLOCK_SKEW) {
-        return Err("bad iat");
-    }
-    if claims.get("nonce").and_then(Json::as_str) != Some(nonce) {
-        return Err("nonce mismatch");
-    }
-    match claims.get("sub").and_then(Json::as_str) {
-        Some(sub) if !sub.is_empty() && sub.len() <= 255 => Ok(()),
-        _ => Err("bad sub"),
-    }
-}
-
-/// Adds userinfo claims the ID token lacks; the userinfo `sub` must be the
-/// ID token's (OIDC Core §5.3.2).
-fn merge_userinfo(mut claims: Json, userinfo: Json) -> Result<Json, UpstreamError> {
-    if userinfo.get("sub") != claims.get("sub") {
-        return Err(UpstreamError::InvalidToken("userinfo names another subject"));
-    }
-    if let (Some(claims), Json::Object(userinfo)) = (claims.as_object_mut(), userinfo) {
-        for (name, value) in userinfo {
-            claims.entry(name).or_insert(value);
-        }
-    }
-    Ok(claims)
-}
-
 /// `GET /federation/callback?code=…&state=…` (or `?error=…&state=…`).
 pub async fn callback(
     State(state): State<AppState>,
@@ -321,7 +265,9 @@ pub async fn callback(
         let status = StatusCode::BAD_REQUEST;
         return failure(oidc, &issuer, Some(&provider), "missing_code", status, UPSTREAM_INVALID, &branding);
     };
-    let upstream = match verify_upstream(&state, &tenant, &provider, &login, code).await {
+    let redirect_uri = callback_url(&state, &tenant);
+    let verified = identity::verify(&state.upstream, &state.services, &provider, &login, code, &redirect_uri).await;
+    let upstream = match verified {
         Ok(upstream) => upstream,
         Err(error) => return upstream_failure(oidc, &issuer, &provider, &error, &branding),
     };
@@ -399,103 +345,4 @@ pub async fn forget_expired_federation_state(
             Err(error) => tracing::warn!(error = %error, "cannot delete expired federation pending links"),
         }
     }
-}
-
-/// The upstream's endpoints: from discovery (OpenID Connect, cached) or as
-/// configured (OAuth 2.0).
-async fn endpoints(state: &AppState, provider: &IdentityProvider) -> Result<ProviderMetadata, UpstreamError> {
-    match provider.kind {
-        ProviderKind::Oidc => state.upstream.discover(&provider.issuer).await,
-        ProviderKind::OAuth2 => {
-            match (&provider.authorization_endpoint, &provider.token_endpoint, &provider.userinfo_endpoint) {
-                (Some(authorization), Some(token), Some(userinfo)) => {
-                    Ok(ProviderMetadata::configured(&provider.issuer, authorization, token, userinfo))
-                }
-                _ => Err(UpstreamError::BadResponse("the provider's endpoints are not configured")),
-            }
-        }
-    }
-}
-
-/// The identity of a plain OAuth 2.0 upstream: its userinfo response, read
-/// with the upstream access token. The user is named by `subject_claim`
-/// (string or integer); the email counts as verified only when it is the
-/// `email` claim and userinfo says `email_verified: true` (a boolean) —
-/// otherwise it is never linked automatically. No `amr`: there is no ID token to carry one.
-fn oauth2_identity(provider: &IdentityProvider, userinfo: Json) -> Result<UpstreamIdentity, UpstreamError> {
-    let subject = crate::federation::upstream::subject_of(&userinfo, &provider.subject_claim)
-        .ok_or(UpstreamError::BadResponse("userinfo lacks the subject claim"))?;
-    Ok(UpstreamIdentity {
-        subject,
-        email: userinfo.get(&provider.email_claim).and_then(Json::as_str).map(str::to_owned),
-        email_verified: email_is_verified(provider, &userinfo),
-        claims: userinfo,
-        amr: Vec::new(),
-    })
-}
-
-/// Whether the upstream vouches for the email: `email_verified: true` (a
-/// boolean) describes the `email` claim only, so an email read from any other
-/// `email_claim` is never counted as verified (it can then be linked only with
-/// the password proof).
-fn email_is_verified(provider: &IdentityProvider, claims: &Json) -> bool {
-    provider.email_claim == "email" && claims.get("email_verified").and_then(Json::as_bool).unwrap_or(false)
-}
-
-/// Exchanges the code and validates the ID token; the upstream identity.
-async fn verify_upstream(
-    state: &AppState,
-    tenant: &Tenant,
-    provider: &IdentityProvider,
-    login: &FederationLogin,
-    code: &str,
-) -> Result<UpstreamIdentity, UpstreamError> {
-    let metadata = endpoints(state, provider).await?;
-    let secret = match &provider.encrypted_client_secret {
-        Some(sealed) => Some(
-            state
-                .services
-                .federation_crypto
-                .open_client_secret(tenant.0.id, provider.id, sealed)
-                .map_err(|_| UpstreamError::BadResponse("the client secret could not be opened"))?,
-        ),
-        None => None,
-    };
-    let tokens = state
-        .upstream
-        .exchange_code(
-            &metadata,
-            &provider.client_id,
-            secret.as_deref(),
-            code,
-            &callback_url(state, tenant),
-            &login.code_verifier,
-        )
-        .await?;
-    if provider.kind == ProviderKind::OAuth2 {
-        let endpoint = metadata.userinfo_endpoint.as_deref().unwrap_or_default();
-        let userinfo = state.upstream.userinfo(endpoint, &tokens.access_token).await?;
-        return oauth2_identity(provider, userinfo);
-    }
-    let id_token = tokens.id_token.ok_or(UpstreamError::InvalidToken("no ID token"))?;
-    let crypto = CryptoOAuth::new(state.services.random.clone());
-    let claims = state.upstream.verify_signature(&crypto, &metadata, &id_token).await?;
-    let now = state.services.clock.now().unix_timestamp();
-    check_claims(&claims, &metadata, provider, &login.nonce, now).map_err(UpstreamError::InvalidToken)?;
-    // The `amr` is the ID token's own (signed) claim, never userinfo's.
-    let amr = match claims.get("amr") {
-        Some(Json::Array(values)) => values.iter().filter_map(Json::as_str).map(str::to_owned).collect(),
-        _ => Vec::new(),
-    };
-    let claims = match &metadata.userinfo_endpoint {
-        Some(endpoint) => merge_userinfo(claims, state.upstream.userinfo(endpoint, &tokens.access_token).await?)?,
-        None => claims,
-    };
-    Ok(UpstreamIdentity {
-        subject: claims.get("sub").and_then(Json::as_str).unwrap_or_default().to_owned(),
-        email: claims.get(&provider.email_claim).and_then(Json::as_str).map(str::to_owned),
-        email_verified: email_is_verified(provider, &claims),
-        claims,
-        amr,
-    })
 }
